@@ -1,0 +1,247 @@
+/* redact: structural URL masking and a registry of secret values. */
+#include "replay/redact.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SECRETS 64
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *secrets[MAX_SECRETS];
+static size_t n_secrets;
+
+static const char *const secret_options[] = {
+    "access_key", "client_secret", "private_key_pass", "sig", "password",
+    "passwd", "secret", "token", "sas_token", "apikey", "api_key", "key",
+};
+
+int replay_redact_is_secret_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(secret_options) / sizeof(secret_options[0]); i++) {
+        if (strlen(secret_options[i]) == len && strncmp(secret_options[i], name, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void add_secret_n(const char *s, size_t len)
+{
+    if (s == NULL || len < REPLAY_REDACT_MIN_SECRET)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < n_secrets; i++) {
+        if (strlen(secrets[i]) == len && memcmp(secrets[i], s, len) == 0)
+            goto out;
+    }
+    if (n_secrets < MAX_SECRETS) {
+        char *copy = strndup(s, len);
+        if (copy != NULL)
+            secrets[n_secrets++] = copy;
+    }
+out:
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void replay_redact_add_secret(const char *secret)
+{
+    if (secret != NULL)
+        add_secret_n(secret, strlen(secret));
+}
+
+void replay_redact_reset(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < n_secrets; i++)
+        free(secrets[i]);
+    n_secrets = 0;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Registers the percent-decoded form of s[0..len) when it differs from the raw one. */
+static void add_decoded_secret(const char *s, size_t len, int plus_is_space)
+{
+    char *dec = malloc(len + 1);
+    if (dec == NULL)
+        return;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%' && i + 2 < len && hexval(s[i + 2]) >= 0 &&
+            hexval(s[i + 1]) >= 0) {
+            dec[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else if (plus_is_space && s[i] == '+') {
+            dec[o++] = ' ';
+        } else {
+            dec[o++] = s[i];
+        }
+    }
+    add_secret_n(dec, o);
+    free(dec);
+}
+
+/* Finds the authority of a URL: [*a, *a_end). Returns 0 if `url` is not scheme://... */
+static int url_authority(const char *url, const char **a, const char **a_end)
+{
+    const char *sep = strstr(url, "://");
+    if (sep == NULL || sep == url)
+        return 0;
+    for (const char *p = url; p < sep; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))
+            return 0;
+    }
+    *a = sep + 3;
+    *a_end = *a + strcspn(*a, "/?#");
+    return 1;
+}
+
+/* The userinfo password: [*p, *p_end) or 0 when there is none. */
+static int url_password(const char *a, const char *a_end, const char **p, const char **p_end)
+{
+    const char *at = NULL;
+    for (const char *c = a; c < a_end; c++) {
+        if (*c == '@')
+            at = c;
+    }
+    if (at == NULL)
+        return 0;
+    const char *colon = memchr(a, ':', (size_t)(at - a));
+    if (colon == NULL)
+        return 0;
+    *p = colon + 1;
+    *p_end = at;
+    return 1;
+}
+
+/* Calls fn(value, len) for every secret query option value of url. */
+static void each_secret_option(const char *url,
+                               void (*fn)(const char *v, size_t len, void *ctx), void *ctx)
+{
+    const char *q = strchr(url, '?');
+    while (q != NULL && *q != '\0') {
+        q++;
+        size_t pair_len = strcspn(q, "&#");
+        const char *eq = memchr(q, '=', pair_len);
+        if (eq != NULL && replay_redact_is_secret_option(q, (size_t)(eq - q)))
+            fn(eq + 1, pair_len - (size_t)(eq + 1 - q), ctx);
+        q += pair_len;
+        if (*q != '&')
+            break;
+    }
+}
+
+static void register_option_value(const char *v, size_t len, void *ctx)
+{
+    (void)ctx;
+    add_secret_n(v, len);
+    add_decoded_secret(v, len, 1);
+}
+
+void replay_redact_add_url_secrets(const char *url)
+{
+    const char *a, *a_end, *p, *p_end;
+    if (url == NULL || !url_authority(url, &a, &a_end))
+        return;
+    if (url_password(a, a_end, &p, &p_end)) {
+        add_secret_n(p, (size_t)(p_end - p));
+        add_decoded_secret(p, (size_t)(p_end - p), 0);
+    }
+    each_secret_option(url, register_option_value, NULL);
+}
+
+/* Appends [s, s+len) to out, keeping room for the terminator. */
+static void put(char *out, size_t outsz, size_t *o, const char *s, size_t len)
+{
+    if (*o + 1 >= outsz)
+        return;
+    size_t room = outsz - 1 - *o;
+    if (len > room)
+        len = room;
+    memcpy(out + *o, s, len);
+    *o += len;
+    out[*o] = '\0';
+}
+
+char *replay_redact_url(const char *url, char *out, size_t outsz)
+{
+    const char *a, *a_end, *p, *p_end;
+    size_t o = 0;
+    if (out == NULL || outsz == 0)
+        return out;
+    out[0] = '\0';
+    if (url == NULL)
+        return out;
+    const char *rest = url;
+    if (url_authority(url, &a, &a_end) && url_password(a, a_end, &p, &p_end)) {
+        put(out, outsz, &o, url, (size_t)(p - url));
+        put(out, outsz, &o, REPLAY_REDACT_MASK, strlen(REPLAY_REDACT_MASK));
+        rest = p_end;
+    }
+    /* Copy the rest pair by pair, masking secret option values. */
+    const char *q = strchr(rest, '?');
+    if (q == NULL) {
+        put(out, outsz, &o, rest, strlen(rest));
+        return out;
+    }
+    put(out, outsz, &o, rest, (size_t)(q - rest) + 1);
+    q++;
+    for (;;) {
+        size_t pair_len = strcspn(q, "&#");
+        const char *eq = memchr(q, '=', pair_len);
+        if (eq != NULL && replay_redact_is_secret_option(q, (size_t)(eq - q))) {
+            put(out, outsz, &o, q, (size_t)(eq - q) + 1);
+            put(out, outsz, &o, REPLAY_REDACT_MASK, strlen(REPLAY_REDACT_MASK));
+        } else {
+            put(out, outsz, &o, q, pair_len);
+        }
+        q += pair_len;
+        if (*q != '&') {
+            put(out, outsz, &o, q, strlen(q));
+            break;
+        }
+        put(out, outsz, &o, "&", 1);
+        q++;
+    }
+    return out;
+}
+
+size_t replay_redact(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0;
+    if (out == NULL || outsz == 0)
+        return 0;
+    out[0] = '\0';
+    if (in == NULL)
+        return 0;
+    pthread_mutex_lock(&registry_lock);
+    const char *c = in;
+    while (*c != '\0') {
+        size_t hit = 0;
+        for (size_t i = 0; i < n_secrets; i++) {
+            size_t len = strlen(secrets[i]);
+            if (len > hit && strncmp(c, secrets[i], len) == 0)
+                hit = len;
+        }
+        if (hit > 0) {
+            put(out, outsz, &o, REPLAY_REDACT_MASK, strlen(REPLAY_REDACT_MASK));
+            c += hit;
+        } else {
+            put(out, outsz, &o, c, 1);
+            c++;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return o;
+}
