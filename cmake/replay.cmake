@@ -21,6 +21,13 @@ if(REPLAY_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# The fuzz build instruments every target for coverage (the fuzz targets add the
+# libFuzzer runtime themselves), so branches inside the libraries guide the fuzzer.
+if(REPLAY_BUILD_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 function(replay_target_flags target)
   target_compile_options(${target} PRIVATE ${REPLAY_WARNINGS})
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE
@@ -57,6 +64,8 @@ function(replay_add_unit_test name)
   target_include_directories(test_${name} PRIVATE ${PROJECT_SOURCE_DIR}/common/src
     ${PROJECT_SOURCE_DIR}/tests/unit)
   target_link_libraries(test_${name} PRIVATE ${T_DEPS} PkgConfig::CMOCKA)
+  target_compile_definitions(test_${name} PRIVATE
+    REPLAY_SOURCE_DIR_DEFAULT="${PROJECT_SOURCE_DIR}")
   add_test(NAME unit.${name} COMMAND test_${name})
   set_tests_properties(unit.${name} PROPERTIES LABELS "unit;${T_LABELS}"
     TIMEOUT ${T_TIMEOUT}

@@ -26,6 +26,8 @@ const char *replay_err_name(int code)
 }
 
 static void err_vformat(struct replay_err *err, int code, int sys_errno,
+                        const char *fmt, va_list ap) REPLAY_PRINTF(4, 0);
+static void err_vformat(struct replay_err *err, int code, int sys_errno,
                         const char *fmt, va_list ap)
 {
     err->code = code;

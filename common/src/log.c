@@ -263,6 +263,8 @@ static void line_text(struct line *l, enum replay_log_level level, const char *w
 }
 
 static void log_emit(enum replay_log_level level, const struct replay_log_field *f,
+                     size_t n, const char *fmt, va_list ap) REPLAY_PRINTF(4, 0);
+static void log_emit(enum replay_log_level level, const struct replay_log_field *f,
                      size_t n, const char *fmt, va_list ap)
 {
     if (level < (enum replay_log_level)atomic_load(&log_state.level) ||

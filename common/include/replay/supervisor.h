@@ -14,14 +14,18 @@
  * - First SIGTERM/SIGINT: no new work (the cancel token is requested), threads
  *   finish what they hold, up to the drain deadline. Second signal: exit at once.
  *
- * Tuning from the environment (read by replay_supervisor_options_default()):
- *   REPLAY_HEARTBEAT_FILE   heartbeat path ("" = none)
+ * The heartbeat path comes from the configuration (config.h: logging.heartbeat_file,
+ * which REPLAY_HEARTBEAT_FILE overrides). Tuning from the environment (read by
+ * replay_supervisor_options_default()):
  *   REPLAY_STALL_SECONDS    stall timeout (default 60)
  *   REPLAY_DRAIN_SECONDS    drain deadline after the first signal (default 30)
  * Test builds (REPLAY_TEST_HOOKS) also honour REPLAY_TEST_FAULT:
  *   "hang-after:<s>"   adds a thread "Test fault hook" that makes progress, then
  *                      after <s> seconds hangs without progress (liveness tests);
- *   "crash-loop"       adds a thread "Test fault hook" that fails at once, always.
+ *   "crash-loop"       adds a thread "Test fault hook" that fails at once, always;
+ *   "slow-drain:<s>"   the hook thread keeps working <s> seconds after the first
+ *                      signal before it returns (drain deadline tests).
+ * Several may be combined with commas ("hang-after:5,slow-drain:2").
  *
  * One supervisor per process; replay_supervisor_run() is called from the main
  * thread and owns the signal handlers while it runs.
@@ -49,8 +53,8 @@ struct replay_supervisor_options {
     uint64_t restart_backoff_max_ms; /* 60000 */
 };
 
-/* Defaults, then the environment variables above. `heartbeat_file` is the
- * configured path (config logging.heartbeat_file) unless the environment overrides. */
+/* Defaults, then the environment variables above. `heartbeat_file` (borrowed) is
+ * the configured path. */
 void replay_supervisor_options_default(struct replay_supervisor_options *o,
                                        const char *heartbeat_file);
 

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The four services as real processes: command line, configuration errors, the
+# heartbeat (healthy, withheld on a hang, as the Helm liveness command sees it),
+# thread restarts, SIGTERM drain within and past the deadline, a second signal.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$T/api.yml" <<'YML'
+creator:
+  client: {type: api, options: {host: "http://127.0.0.1:9", apikey: "reader:creator-key-secret"}}
+loader:
+  client: {type: api, options: {host: "http://127.0.0.1:9", apikey: "writer:loader-key-secret"}}
+YML
+export REPLAY_AL_CONFIG_PATH=$T/no-config.yml
+unset REPLAY_CONFIG_PATH REPLAY_REDIS_URL REPLAY_REDIS_PERSISTENT_URL LOG_LEVEL AL_LOG_LEVEL
+
+# The Helm chart's liveness command, pointed at our heartbeat file.
+live() { [ -n "$(find "$1" -newermt "-${2:-30} seconds" 2>/dev/null)" ]; }
+
+note "every service: --help, --version, bad option, default (direct) config"
+for svc in replay-creator replay-creator-worker replay-loader replay-loader-worker; do
+  b=$(bin "$svc")
+  run "$b" --help; assert_eq 0 "$rc" "$svc --help exit"; assert_contains "$out" "--config PATH"
+  run "$b" --version; assert_eq 0 "$rc" "$svc --version exit"; assert_contains "$out" "$svc "
+  run "$b" --bogus; assert_eq 2 "$rc" "$svc --bogus exit"; assert_contains "$err" "unknown option --bogus"
+  run env REPLAY_CONFIG_PATH="$T/absent.yml" REPLAY_HEARTBEAT_FILE="$T/hb-$svc" "$b"
+  assert_eq 2 "$rc" "$svc with the default config"
+  assert_contains "$err" '\"direct\" (database access without the REST API) is not built yet'
+  [ ! -e "$T/hb-$svc" ] || fail "$svc wrote a heartbeat although its configuration was refused"
+done
+
+note "a bad configuration is one message naming the key and line, exit 2"
+printf 'loader:\n  input_threads: six\n' >"$T/bad.yml"
+run "$(bin replay-loader-worker)" --config "$T/bad.yml" --log-format text
+assert_eq 2 "$rc" "bad config exit"
+assert_contains "$err" 'loader.input_threads: expected an integer from 1 to 256, got "six" (line 2)'
+assert_eq 1 "$(printf '%s\n' "$err" | grep -c .)" "number of lines printed for a bad config"
+run "$(bin replay-loader)" --config "$T/missing.yml"
+assert_eq 2 "$rc" "missing explicit config exit"; assert_contains "$err" "missing.yml: no such file"
+
+note "heartbeat fresh while healthy, withheld after a hang (as the liveness command sees it)"
+hb=$T/heartbeat
+REPLAY_HEARTBEAT_FILE=$hb REPLAY_STALL_SECONDS=2 REPLAY_TEST_FAULT=hang-after:3 \
+  "$(bin replay-loader)" --config "$T/api.yml" --log-format text 2>"$T/hang.log" &
+pid=$!
+on_exit "kill -9 $pid"
+wait_until 5 test -e "$hb" || fail "no heartbeat file after 5 s"
+sleep 2
+live "$hb" 5 || fail "heartbeat not fresh while healthy"
+# Hang at 3 s, stall limit 2 s, heartbeat every 3 s: stale within ~8 s.
+wait_until 15 bash -c "[ -z \"\$(find '$hb' -newermt '-4 seconds')\" ]" ||
+  fail "heartbeat still fresh 15 s after the thread hung"
+pid_alive "$pid" || fail "process died instead of hanging"
+assert_file_contains "$T/hang.log" "Thread Test fault hook made no progress"
+kill -TERM "$pid"; wait "$pid" || fail "exit code $? after SIGTERM of a hung (but cancelable) thread"
+
+note "a thread that keeps failing is restarted with growing back-off"
+REPLAY_HEARTBEAT_FILE=$T/hb2 REPLAY_TEST_FAULT=crash-loop \
+  "$(bin replay-creator-worker)" --config "$T/api.yml" --log-format text 2>"$T/crash.log" &
+pid=$!
+on_exit "kill -9 $pid"
+wait_until 10 grep -q "restarting in 4000 ms" "$T/crash.log" || fail "no back-off growth: $(cat "$T/crash.log")"
+assert_file_contains "$T/crash.log" "Crash in thread Test fault hook: input/output error (REPLAY_EIO); restarting in 1000 ms"
+assert_file_contains "$T/crash.log" "restarting in 2000 ms"
+assert_file_contains "$T/crash.log" "Restarting thread: Test fault hook (start 3)"
+kill -TERM "$pid"; wait "$pid" || fail "crash-loop process did not stop cleanly"
+
+note "SIGTERM: work in hand finishes within the deadline, exit 0"
+REPLAY_HEARTBEAT_FILE=$T/hb3 REPLAY_DRAIN_SECONDS=10 REPLAY_TEST_FAULT=slow-drain:2 \
+  "$(bin replay-loader-worker)" --config "$T/api.yml" 2>"$T/drain.log" &
+pid=$!
+wait_until 5 grep -q "Starting thread" "$T/drain.log" || fail "thread did not start"
+start=$SECONDS
+kill -TERM "$pid"
+set +e; wait "$pid"; code=$?; set -e
+assert_eq 0 "$code" "exit code after a drain within the deadline"
+[ $((SECONDS - start)) -ge 1 ] || fail "did not wait for the work in hand"
+assert_file_contains "$T/drain.log" '"message": "Instance caught signal SIGTERM. Coming down..."'
+assert_file_contains "$T/drain.log" '"message": "Terminated"'
+
+note "SIGTERM: work still busy at the deadline, exit 1 at the deadline"
+REPLAY_HEARTBEAT_FILE=$T/hb4 REPLAY_DRAIN_SECONDS=1 REPLAY_TEST_FAULT=slow-drain:30 \
+  "$(bin replay-creator)" --config "$T/api.yml" 2>"$T/deadline.log" &
+pid=$!
+wait_until 5 grep -q "Starting thread" "$T/deadline.log" || fail "thread did not start"
+start=$SECONDS
+kill -TERM "$pid"
+set +e; wait "$pid"; code=$?; set -e
+assert_eq 1 "$code" "exit code when the drain deadline passes"
+[ $((SECONDS - start)) -le 5 ] || fail "took $((SECONDS - start)) s for a 1 s deadline"
+assert_file_contains "$T/deadline.log" "did not finish within the 1 s drain deadline"
+
+note "a second signal exits at once"
+REPLAY_HEARTBEAT_FILE=$T/hb5 REPLAY_DRAIN_SECONDS=60 REPLAY_TEST_FAULT=slow-drain:60 \
+  "$(bin replay-loader)" --config "$T/api.yml" 2>"$T/twice.log" &
+pid=$!
+wait_until 5 grep -q "Starting thread" "$T/twice.log" || fail "thread did not start"
+kill -INT "$pid"; sleep 0.5; kill -TERM "$pid"
+start=$SECONDS
+set +e; wait "$pid"; code=$?; set -e
+assert_eq 1 "$code" "exit code after a second signal"
+[ $((SECONDS - start)) -le 3 ] || fail "second signal took $((SECONDS - start)) s"
+assert_file_contains "$T/twice.log" "Second signal SIGTERM: exiting at once"
