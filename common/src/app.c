@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "replay/log.h"
 #include "replay/redact.h"
@@ -216,4 +217,26 @@ void replay_app_free(struct replay_app *a)
     replay_supervisor_free(a->sup);
     replay_config_free(a->cfg);
     free(a);
+}
+
+int replay_app_main(const struct replay_app_desc *d, int argc, char **argv,
+                    replay_app_setup_fn setup, void *arg)
+{
+    struct replay_app *app = NULL;
+    int code;
+    if (!replay_app_init(&app, d, argc, argv, &code))
+        return code;
+    if (d->not_yet != NULL)
+        replay_warn("Not built yet: %s", d->not_yet);
+    if (setup != NULL && (code = setup(app, arg)) != 0) {
+        replay_error("Cannot start: %s (%s)", replay_strerror(code), replay_err_name(code));
+        replay_app_free(app);
+        return 1;
+    }
+    code = replay_app_run(app);
+    /* Threads that outlived the drain still use the app: leave without freeing it. */
+    if (replay_app_threads_left(app))
+        _exit(code);
+    replay_app_free(app);
+    return code;
 }

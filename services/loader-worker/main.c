@@ -1,6 +1,4 @@
 /* replay-loader-worker: Imports each queued file into the target Assemblyline, or moves it to the failed directory with the reason. */
-#include <unistd.h>
-
 #include "replay/app.h"
 #include "replay/log.h"
 
@@ -9,18 +7,10 @@ static const struct replay_app_desc desc = {
     .logger = REPLAY_LOGGER_LOADER_WORKER,
     .summary = "Imports each queued file into the target Assemblyline, or moves it to the failed directory with the reason.",
     .section = "loader",
+    .not_yet = "importing files (this build only loads its configuration and keeps its heartbeat)",
 };
 
 int main(int argc, char **argv)
 {
-    struct replay_app *app = NULL;
-    int code;
-    if (!replay_app_init(&app, &desc, argc, argv, &code))
-        return code;
-    replay_warn("Not built yet: importing files (this build only loads its configuration and keeps its heartbeat)");
-    code = replay_app_run(app);
-    if (replay_app_threads_left(app))
-        _exit(code);
-    replay_app_free(app);
-    return code;
+    return replay_app_main(&desc, argc, argv, NULL, NULL);
 }

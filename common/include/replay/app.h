@@ -8,12 +8,12 @@
  * the supervisor. A bad configuration is one clear message and exit code 2,
  * before anything connects anywhere (decisions.md §14).
  *
- * The main.c then adds its threads to replay_app_supervisor() and calls
- * replay_app_run(), which logs "Started", runs the supervisor until a signal and
- * returns the exit code: 0 after a clean drain, 1 otherwise. When threads are
- * still running after it returns (second signal, drain deadline passed),
- * replay_app_threads_left() is true and main must leave with _exit() without
- * freeing anything.
+ * A main.c normally calls only replay_app_main(): init, its setup callback
+ * (which adds the component's threads to the supervisor), run, and the exit code:
+ * 0 after a clean drain, 1 otherwise. When threads are still running at the end
+ * (second signal, drain deadline passed) it leaves with _exit() without freeing
+ * anything, since running threads still use it. The separate steps below are
+ * public for tests and tools.
  */
 #ifndef REPLAY_APP_H
 #define REPLAY_APP_H
@@ -23,14 +23,22 @@
 #include "replay/config.h"
 #include "replay/supervisor.h"
 
+struct replay_app;
+
 struct replay_app_desc {
     const char *program;  /* "replay-loader" */
     const char *logger;   /* REPLAY_LOGGER_LOADER */
     const char *summary;  /* one line for --help */
     const char *section;  /* "creator" or "loader": the client section it needs */
+    const char *not_yet;  /* NULL, or what the component does not do yet (logged) */
 };
 
-struct replay_app;
+/* Adds the component's threads; returns 0 or an error (logged, exit code 1). */
+typedef int (*replay_app_setup_fn)(struct replay_app *app, void *arg);
+
+/* The whole life of a service process; returns its exit code. */
+int replay_app_main(const struct replay_app_desc *d, int argc, char **argv,
+                    replay_app_setup_fn setup, void *arg);
 
 /* Returns true when the program should go on to run; false when it should exit
  * now with *exit_code (after --help, --version, --print-config: 0; bad usage or
