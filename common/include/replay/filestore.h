@@ -1,0 +1,147 @@
+/*
+ * filestore: one interface to the places a bundle can be written to or read
+ * from, addressed by Assemblyline's filestore URLs (formats.md §5):
+ *
+ *   file:///dir              local or NFS directory
+ *   ftp://u:p@host/dir       FTP; ftps:// (or ?use_tls=true) for explicit FTPS
+ *   sftp://u:p@host/dir      SFTP (password and/or ?private_key=PATH)
+ *   s3://key:secret@host     S3 or compatible, SigV4 (?s3_bucket=, ?aws_region=, ...)
+ *   azure://host/container   Azure Blob (?access_key= account key or SAS token)
+ *   http(s)://host/dir       read-only
+ *
+ * A URL is parsed as upstream parses it (last '@' splits the userinfo, the
+ * password is percent-decoded, '+' in a query value is a space, a boolean option
+ * is true only when it reads "true"); docs/filestore.md lists every option, its
+ * default, and what we do differently from upstream.
+ *
+ * What it owns: a store opened from one URL, holding at most one connection
+ * (libcurl handle or nothing for file://) and the URL's parsed parts.
+ *
+ * Invariants:
+ *  - upload never overwrites: a name that exists is left alone and the call
+ *    reports REPLAY_FILESTORE_SKIPPED_EXISTS (upstream's "first bundle wins");
+ *  - upload is atomic: readers see the whole object or nothing. Backends with a
+ *    rename write a dot-prefixed temporary name in the destination directory and
+ *    rename it (file, ftp, sftp); S3 is one PUT, or a multipart upload visible
+ *    only once completed; Azure is one Put Blob, or a committed block list;
+ *  - download is atomic on the local side (temporary file beside the
+ *    destination, renamed into place); it overwrites the local file;
+ *  - names are relative, '/'-separated, without '.', '..' or empty components,
+ *    without control characters or '\'; other names fail with REPLAY_EUNSAFE;
+ *  - memory stays flat whatever the object size (streams with fixed buffers);
+ *  - no secret (password, key, token) appears in an error message or log line:
+ *    URLs are shown through replay_redact_url(), and opening a store registers
+ *    the URL's secrets with replay_redact_add_url_secrets();
+ *  - every network operation has connect and low-speed timeouts, reports
+ *    replay_progress() while bytes move, and returns REPLAY_ECANCELED soon after
+ *    the cancel token given in the options is requested.
+ *
+ * Errors: REPLAY_EINVAL/ECONFIG (bad URL or option), REPLAY_EUNSAFE (bad name),
+ * REPLAY_ENOTFOUND, REPLAY_EAUTH (login refused, 401/403), REPLAY_ECONN (cannot
+ * connect), REPLAY_ETIMEDOUT, REPLAY_EAGAIN (server busy, 5xx), REPLAY_EHTTP and
+ * REPLAY_EPROTO (other server answers), REPLAY_EIO (local I/O),
+ * REPLAY_EUNSUPPORTED (operation the scheme cannot do, e.g. upload to http),
+ * REPLAY_ECANCELED. ECONN, ETIMEDOUT and EAGAIN are transient: the store already
+ * retried them opts.max_attempts times, a caller may retry later.
+ *
+ * Thread-safety: a store is used by one thread at a time (it holds one
+ * connection); open one store per worker thread. Different stores are
+ * independent. The first replay_filestore_open() initialises libcurl
+ * (thread-safe with the libcurl of Debian 12).
+ *
+ * Ownership: replay_filestore_open() returns a store the caller closes with
+ * replay_filestore_close(). Strings passed in are borrowed for the call only.
+ */
+#ifndef REPLAY_FILESTORE_H
+#define REPLAY_FILESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "replay/error.h"
+#include "replay/lifecycle.h"
+
+struct replay_filestore;
+
+/* Options the caller fills; zeroed fields take the defaults in brackets. */
+struct replay_filestore_opts {
+    const struct replay_cancel *cancel; /* borrowed, must outlive the store [none] */
+    long connect_timeout_ms;            /* TCP+TLS+login [30000] */
+    long low_speed_time_s;              /* abort a transfer slower than */
+    long low_speed_bytes;               /*   low_speed_bytes/s for this long [60 s, 1 B/s] */
+    uint64_t max_send_speed;            /* upload bandwidth cap in bytes/s [none] */
+    uint64_t max_recv_speed;            /* download bandwidth cap in bytes/s [none] */
+    int max_attempts;                   /* tries of a transient failure [3] */
+    /* Objects above this size go as S3 multipart / Azure block uploads [the
+     * services' limits for one request: S3 5 GiB, Azure 5000 MiB; also the caps]. */
+    uint64_t multipart_threshold;
+    uint64_t part_size; /* size of one part or block [S3: 64 MiB, Azure: 32 MiB] */
+};
+
+/* What an upload did. */
+enum replay_filestore_outcome {
+    REPLAY_FILESTORE_UPLOADED = 0,
+    REPLAY_FILESTORE_SKIPPED_EXISTS,    /* the name existed: nothing written */
+    REPLAY_FILESTORE_SKIPPED_READ_ONLY, /* ?read_only=true: nothing written */
+};
+
+/* Parses and checks `url` (scheme, port, options) without any I/O, so a
+ * configuration can be validated at start. 0 or REPLAY_EINVAL/ECONFIG/
+ * EUNSUPPORTED with a message that shows the URL redacted. */
+REPLAY_MUST_CHECK int replay_filestore_check_url(const char *url, struct replay_err *err);
+
+/* Opens a store. Registers the URL's secrets for redaction, then does what
+ * upstream does at creation: S3 checks the bucket (creating it if missing and
+ * writable), Azure checks the container (same), SFTP connects; file, ftp and
+ * http do no I/O yet. `opts` may be NULL (defaults). *out is NULL on failure.
+ * The caller closes the store with replay_filestore_close(). */
+REPLAY_MUST_CHECK int replay_filestore_open(const char *url,
+                                            const struct replay_filestore_opts *opts,
+                                            struct replay_filestore **out,
+                                            struct replay_err *err);
+/* Closes the connection and frees the store. NULL does nothing. */
+void replay_filestore_close(struct replay_filestore *fs);
+
+/* The store's URL with its secrets masked (borrowed, valid until close). */
+const char *replay_filestore_url(const struct replay_filestore *fs);
+/* The scheme's name ("file", "ftp", "sftp", "s3", "azure", "http"). */
+const char *replay_filestore_scheme(const struct replay_filestore *fs);
+/* True when uploads and deletes are skipped (?read_only=true). */
+bool replay_filestore_read_only(const struct replay_filestore *fs);
+
+/* Uploads the local file `local_path` under `name`, streaming it. If `name`
+ * exists, or the store is read-only, nothing is written and 0 is returned; the
+ * outcome (may be NULL) says which. A failed upload leaves no visible object. */
+REPLAY_MUST_CHECK int replay_filestore_upload(struct replay_filestore *fs,
+                                              const char *local_path, const char *name,
+                                              enum replay_filestore_outcome *outcome,
+                                              struct replay_err *err);
+
+/* Downloads `name` to `local_path` (parent directories are created, an
+ * existing file is replaced atomically). REPLAY_ENOTFOUND when it is missing. */
+REPLAY_MUST_CHECK int replay_filestore_download(struct replay_filestore *fs, const char *name,
+                                                const char *local_path,
+                                                struct replay_err *err);
+
+/* Sets *exists. A server error is an error, not "missing". */
+REPLAY_MUST_CHECK int replay_filestore_exists(struct replay_filestore *fs, const char *name,
+                                              bool *exists, struct replay_err *err);
+
+/* Deletes `name`; a missing name is success. Skipped on a read-only store. */
+REPLAY_MUST_CHECK int replay_filestore_delete(struct replay_filestore *fs, const char *name,
+                                              struct replay_err *err);
+
+/* Called once per listed name (borrowed, valid during the call). Return 0 to
+ * go on, or a negative REPLAY_E* code to stop: replay_filestore_list() then
+ * returns that code. */
+typedef int (*replay_filestore_list_fn)(const char *name, void *ctx);
+
+/* Lists the objects directly under the store's base (not in subdirectories),
+ * without temporary upload names and without names this module would refuse.
+ * S3 lists every key of the bucket (keys are flat there). Streams: pages of at
+ * most 1000 names. REPLAY_EUNSUPPORTED for http(s). */
+REPLAY_MUST_CHECK int replay_filestore_list(struct replay_filestore *fs,
+                                            replay_filestore_list_fn fn, void *ctx,
+                                            struct replay_err *err);
+
+#endif

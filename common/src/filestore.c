@@ -1,0 +1,576 @@
+/*
+ * filestore: picks a backend by URL scheme and implements what is common to all
+ * of them: option defaults, name checks, upstream's FileStore semantics
+ * (exists-then-upload, read-only skips), the local side of downloads (temporary
+ * file, fsync, rename) and retries of transient failures.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "filestore_int.h"
+#include "replay/log.h"
+#include "replay/redact.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 30000
+#define DEFAULT_LOW_SPEED_TIME_S 60
+#define DEFAULT_LOW_SPEED_BYTES 1
+#define DEFAULT_MAX_ATTEMPTS 3
+#define RETRY_FIRST_DELAY_MS 250
+#define RETRY_MAX_DELAY_MS 4000
+
+static const struct {
+    const char *scheme;
+    const struct replay__fs_ops *ops;
+} backends[] = {
+    {"file", &replay__fs_file_ops},   {"ftp", &replay__fs_ftp_ops},
+    {"ftps", &replay__fs_ftp_ops},    {"sftp", &replay__fs_sftp_ops},
+    {"s3", &replay__fs_s3_ops},       {"azure", &replay__fs_azure_ops},
+    {"http", &replay__fs_http_ops},   {"https", &replay__fs_http_ops},
+};
+
+static const struct replay__fs_ops *find_ops(const char *scheme)
+{
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strcmp(backends[i].scheme, scheme) == 0)
+            return backends[i].ops;
+    }
+    return NULL;
+}
+
+/* ---- names ----------------------------------------------------------------- */
+
+static int check_component(const char *c, size_t len, const char *name, struct replay_err *err)
+{
+    if (len == 0)
+        return replay_err_set(err, REPLAY_EUNSAFE, "object name '%s' has an empty component",
+                              name);
+    if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+        return replay_err_set(err, REPLAY_EUNSAFE, "object name '%s' has a '.' or '..' component",
+                              name);
+    if (len > REPLAY__FS_MAX_COMPONENT)
+        return replay_err_set(err, REPLAY_EUNSAFE,
+                              "object name '%.60s...' has a component over %d bytes", name,
+                              REPLAY__FS_MAX_COMPONENT);
+    return 0;
+}
+
+int replay__fs_check_name(const char *name, struct replay_err *err)
+{
+    if (name == NULL || name[0] == '\0')
+        return replay_err_set(err, REPLAY_EUNSAFE, "object name is empty");
+    size_t len = strlen(name);
+    if (len > REPLAY__FS_MAX_NAME)
+        return replay_err_set(err, REPLAY_EUNSAFE, "object name '%.60s...' is over %d bytes",
+                              name, REPLAY__FS_MAX_NAME);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            return replay_err_set(err, REPLAY_EUNSAFE,
+                                  "object name has a control character or '\\' at byte %zu", i);
+    }
+    if (name[0] == '/')
+        return replay_err_set(err, REPLAY_EUNSAFE, "object name '%s' is absolute", name);
+    const char *c = name;
+    for (;;) {
+        size_t n = strcspn(c, "/");
+        int rc = check_component(c, n, name, err);
+        if (rc != 0)
+            return rc;
+        if (c[n] == '\0')
+            return 0;
+        c += n + 1;
+    }
+}
+
+const char *replay__fs_basename(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    return slash != NULL ? slash + 1 : name;
+}
+
+int replay__fs_join(const char *base, const char *name, char *out, size_t outsz,
+                    struct replay_err *err)
+{
+    size_t blen = strlen(base);
+    const char *sep = blen > 0 && base[blen - 1] == '/' ? "" : "/";
+    int n;
+    if (strlen(name) == 64 && strchr(name, '/') == NULL)
+        n = snprintf(out, outsz, "%s%s%c/%c/%c/%c/%s", base, sep, name[0], name[1], name[2],
+                     name[3], name);
+    else
+        n = snprintf(out, outsz, "%s%s%s", base, sep, name);
+    if (n < 0 || (size_t)n >= outsz)
+        return replay_err_set(err, REPLAY_ETOOBIG, "path of '%.60s' under '%.60s' is too long",
+                              name, base);
+    return 0;
+}
+
+void replay__fs_random_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[64];
+    if (nbytes > sizeof(raw))
+        nbytes = sizeof(raw);
+    size_t got = 0;
+    while (got < nbytes) {
+        ssize_t r = getrandom(raw + got, nbytes - got, 0);
+        if (r > 0) {
+            got += (size_t)r;
+        } else if (r < 0 && errno != EINTR) {
+            /* No kernel entropy call: fall back to something unique enough. */
+            for (size_t i = got; i < nbytes; i++)
+                raw[i] = (unsigned char)(rand() ^ (int)getpid() ^ (int)(i * 131));
+            got = nbytes;
+        }
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+}
+
+void replay__fs_tmp_name(char *out, size_t outsz)
+{
+    char hex[33];
+    replay__fs_random_hex(hex, 16);
+    snprintf(out, outsz, "%s%s", REPLAY__FS_TMP_PREFIX, hex);
+}
+
+bool replay__fs_is_tmp_name(const char *base_name)
+{
+    return strncmp(base_name, REPLAY__FS_TMP_PREFIX, strlen(REPLAY__FS_TMP_PREFIX)) == 0;
+}
+
+/* ---- open and close ---------------------------------------------------------- */
+
+static void fill_defaults(struct replay_filestore_opts *o, const struct replay_filestore_opts *in)
+{
+    memset(o, 0, sizeof(*o));
+    if (in != NULL)
+        *o = *in;
+    if (o->connect_timeout_ms <= 0)
+        o->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    if (o->low_speed_time_s <= 0)
+        o->low_speed_time_s = DEFAULT_LOW_SPEED_TIME_S;
+    if (o->low_speed_bytes <= 0)
+        o->low_speed_bytes = DEFAULT_LOW_SPEED_BYTES;
+    if (o->max_attempts <= 0)
+        o->max_attempts = DEFAULT_MAX_ATTEMPTS;
+}
+
+static bool option_known(const struct replay__fs_ops *ops, const char *key)
+{
+    if (strcmp(key, "read_only") == 0)
+        return true;
+    for (const char *const *o = ops->options; o != NULL && *o != NULL; o++) {
+        if (strcmp(*o, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void warn_unknown_options(const struct replay_filestore *fs)
+{
+    for (size_t i = 0; i < fs->url.n_query; i++) {
+        const char *key = fs->url.query[i].key;
+        if (!option_known(fs->ops, key))
+            replay_warn("filestore %s: option '%.64s' is not used by %s and is ignored",
+                        fs->shown, key, fs->url.scheme);
+    }
+}
+
+/* Parses the URL and the backend's options: everything but the I/O. */
+static int store_new(const char *url, const struct replay_filestore_opts *opts,
+                     struct replay_filestore **out, struct replay_err *err)
+{
+    *out = NULL;
+    struct replay_filestore *fs = calloc(1, sizeof(*fs));
+    if (fs == NULL)
+        return replay_err_set(err, REPLAY_ENOMEM, "filestore: out of memory");
+    int rc = replay__fs_url_parse(url, &fs->url, err);
+    if (rc != 0) {
+        free(fs);
+        return rc;
+    }
+    replay_redact_url(url, fs->shown, sizeof(fs->shown));
+    fill_defaults(&fs->opts, opts);
+    fs->ops = find_ops(fs->url.scheme);
+    fs->read_only = replay__fs_url_bool(&fs->url, "read_only", false);
+    rc = fs->ops->parse(fs, err);
+    if (rc != 0) {
+        replay_filestore_close(fs);
+        return rc;
+    }
+    *out = fs;
+    return 0;
+}
+
+int replay_filestore_check_url(const char *url, struct replay_err *err)
+{
+    struct replay_filestore *fs;
+    int rc = store_new(url, NULL, &fs, err);
+    if (rc != 0)
+        return rc;
+    warn_unknown_options(fs);
+    replay_filestore_close(fs);
+    return 0;
+}
+
+int replay_filestore_open(const char *url, const struct replay_filestore_opts *opts,
+                          struct replay_filestore **out, struct replay_err *err)
+{
+    if (out == NULL)
+        return replay_err_set(err, REPLAY_EINVAL, "filestore open: no result pointer");
+    *out = NULL;
+    if (url != NULL)
+        replay_redact_add_url_secrets(url);
+    struct replay_filestore *fs;
+    int rc = store_new(url, opts, &fs, err);
+    if (rc != 0)
+        return rc;
+    warn_unknown_options(fs);
+    if (fs->ops->connect != NULL) {
+        rc = fs->ops->connect(fs, err);
+        if (rc != 0) {
+            replay_filestore_close(fs);
+            return rc;
+        }
+    }
+    *out = fs;
+    return 0;
+}
+
+void replay_filestore_close(struct replay_filestore *fs)
+{
+    if (fs == NULL)
+        return;
+    if (fs->ops != NULL && fs->ops->close != NULL)
+        fs->ops->close(fs);
+    replay__fs_curl_free(fs);
+    replay__fs_url_clear(&fs->url);
+    free(fs);
+}
+
+const char *replay_filestore_url(const struct replay_filestore *fs)
+{
+    return fs != NULL ? fs->shown : "";
+}
+
+const char *replay_filestore_scheme(const struct replay_filestore *fs)
+{
+    return fs != NULL ? fs->ops->scheme : "";
+}
+
+bool replay_filestore_read_only(const struct replay_filestore *fs)
+{
+    return fs != NULL && fs->read_only;
+}
+
+/* ---- retries ------------------------------------------------------------------ */
+
+static bool transient(int code)
+{
+    return code == REPLAY_ECONN || code == REPLAY_ETIMEDOUT || code == REPLAY_EAGAIN;
+}
+
+/* One operation with its arguments, so that retry() can repeat it. */
+struct call {
+    struct replay_filestore *fs;
+    const char *what;
+    const char *name;
+    int fd;
+    uint64_t size;
+    enum replay_filestore_outcome outcome;
+    bool exists;
+    replay_filestore_list_fn list_fn;
+    void *list_ctx;
+    size_t listed; /* names already handed to list_fn: no retry after the first */
+    int (*run)(struct call *c, struct replay_err *err);
+};
+
+static int retry(struct call *c, struct replay_err *err)
+{
+    struct replay_filestore *fs = c->fs;
+    uint64_t delay = RETRY_FIRST_DELAY_MS;
+    for (int attempt = 1;; attempt++) {
+        struct replay_err e = {0};
+        int rc = c->run(c, &e);
+        if (rc == 0)
+            return 0;
+        bool again = transient(rc) && attempt < fs->opts.max_attempts && c->listed == 0;
+        if (!again) {
+            replay_err_set(err, rc, "%s", e.msg);
+            if (err != NULL)
+                err->sys_errno = e.sys_errno;
+            return rc;
+        }
+        replay_warn("filestore %s: %s failed (%s), try %d of %d in %llu ms", fs->shown, c->what,
+                    e.msg, attempt + 1, fs->opts.max_attempts, (unsigned long long)delay);
+        if (replay_cancel_sleep_ms(fs->opts.cancel, delay, false) != 0)
+            return replay_err_set(err, REPLAY_ECANCELED, "%s %s: canceled while waiting to retry",
+                                  c->what, fs->shown);
+        delay = delay * 2 > RETRY_MAX_DELAY_MS ? RETRY_MAX_DELAY_MS : delay * 2;
+    }
+}
+
+static int check_args(struct replay_filestore *fs, const char *name, const char *what,
+                      struct replay_err *err)
+{
+    if (fs == NULL)
+        return replay_err_set(err, REPLAY_EINVAL, "filestore %s: no store", what);
+    int rc = replay__fs_check_name(name, err);
+    if (rc != 0)
+        replay_err_prefix(err, "%s on %s", what, fs->shown);
+    return rc;
+}
+
+/* ---- upload -------------------------------------------------------------------- */
+
+static int run_upload(struct call *c, struct replay_err *err)
+{
+    int rc = c->fs->ops->exists(c->fs, c->name, &c->exists, err);
+    if (rc != 0)
+        return rc;
+    if (c->exists) {
+        c->outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
+        return 0;
+    }
+    c->outcome = REPLAY_FILESTORE_UPLOADED;
+    return c->fs->ops->upload(c->fs, c->fd, c->size, c->name, &c->outcome, err);
+}
+
+static int open_source(const char *path, int *fd, uint64_t *size, struct replay_err *err)
+{
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return replay_err_sys(err, errno == ENOENT ? REPLAY_ENOTFOUND : REPLAY_EIO, errno,
+                              "upload: open %s", path);
+    struct stat st;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        return S_ISREG(st.st_mode) ? replay_err_sys(err, REPLAY_EIO, e, "upload: stat %s", path)
+                                   : replay_err_set(err, REPLAY_EINVAL,
+                                                    "upload: %s is not a regular file", path);
+    }
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int replay_filestore_upload(struct replay_filestore *fs, const char *local_path, const char *name,
+                            enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    int rc = check_args(fs, name, "upload", err);
+    if (rc != 0)
+        return rc;
+    if (fs->read_only) {
+        if (outcome != NULL)
+            *outcome = REPLAY_FILESTORE_SKIPPED_READ_ONLY;
+        return 0;
+    }
+    struct call c = {.fs = fs, .what = "upload", .name = name, .fd = -1, .run = run_upload};
+    if (local_path == NULL)
+        return replay_err_set(err, REPLAY_EINVAL, "upload %s: no local file", name);
+    rc = open_source(local_path, &c.fd, &c.size, err);
+    if (rc == 0) {
+        uint64_t t0 = replay_now_ms();
+        rc = retry(&c, err);
+        close(c.fd);
+        if (rc == 0)
+            replay_debug("filestore %s: %s %s (%llu bytes, %llu ms)", fs->shown,
+                         c.outcome == REPLAY_FILESTORE_UPLOADED ? "uploaded" : "skipped existing",
+                         name, (unsigned long long)c.size,
+                         (unsigned long long)(replay_now_ms() - t0));
+    }
+    if (rc != 0)
+        replay_err_prefix(err, "upload %s to %s", name, fs->shown);
+    if (outcome != NULL)
+        *outcome = c.outcome;
+    return rc;
+}
+
+/* ---- download ------------------------------------------------------------------ */
+
+int replay__fs_mkdirs(const char *dir, struct replay_err *err)
+{
+    char path[REPLAY__FS_MAX_PATH];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return replay_err_set(err, REPLAY_ETOOBIG, "mkdir: path too long");
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            return replay_err_sys(err, e == EACCES ? REPLAY_EAUTH : REPLAY_EIO, e, "mkdir %s",
+                                  path);
+        }
+        *p = saved;
+        if (saved == '\0')
+            return 0;
+    }
+}
+
+int replay__fs_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    /* Some file systems cannot sync a directory: that is not a failure. */
+    if (rc != 0 && (errno == EINVAL || errno == EROFS || errno == EBADF))
+        rc = 0;
+    close(fd);
+    return rc;
+}
+
+/* Splits path into directory (".") and creates the temporary beside it. */
+static int open_local_tmp(const char *path, char *dir, size_t dirsz, char *tmp, size_t tmpsz,
+                          int *fd, struct replay_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, dirsz, ".");
+    else if (slash == path)
+        snprintf(dir, dirsz, "/");
+    else
+        snprintf(dir, dirsz, "%.*s", (int)(slash - path), path);
+    if (slash != NULL && slash != path) {
+        int rc = replay__fs_mkdirs(dir, err);
+        if (rc != 0)
+            return rc;
+    }
+    char name[64];
+    replay__fs_tmp_name(name, sizeof(name));
+    if (snprintf(tmp, tmpsz, "%s/%s", dir, name) >= (int)tmpsz)
+        return replay_err_set(err, REPLAY_ETOOBIG, "download: path %s too long", path);
+    *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return replay_err_sys(err, REPLAY_EIO, errno, "download: create %s", tmp);
+    return 0;
+}
+
+static int run_download(struct call *c, struct replay_err *err)
+{
+    if (ftruncate(c->fd, 0) != 0 || lseek(c->fd, 0, SEEK_SET) != 0)
+        return replay_err_sys(err, REPLAY_EIO, errno, "download: truncate temporary file");
+    return c->fs->ops->download(c->fs, c->name, c->fd, err);
+}
+
+static int finish_local(int fd, const char *tmp, const char *dir, const char *path,
+                        struct replay_err *err)
+{
+    if (fsync(fd) != 0)
+        return replay_err_sys(err, REPLAY_EIO, errno, "download: fsync %s", tmp);
+    if (rename(tmp, path) != 0)
+        return replay_err_sys(err, REPLAY_EIO, errno, "download: rename to %s", path);
+    replay__fs_fsync_dir(dir);
+    return 0;
+}
+
+int replay_filestore_download(struct replay_filestore *fs, const char *name,
+                              const char *local_path, struct replay_err *err)
+{
+    int rc = check_args(fs, name, "download", err);
+    if (rc != 0)
+        return rc;
+    if (local_path == NULL || local_path[0] == '\0')
+        return replay_err_set(err, REPLAY_EINVAL, "download %s: no local path", name);
+    char dir[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
+    struct call c = {.fs = fs, .what = "download", .name = name, .fd = -1, .run = run_download};
+    rc = open_local_tmp(local_path, dir, sizeof(dir), tmp, sizeof(tmp), &c.fd, err);
+    if (rc == 0) {
+        rc = retry(&c, err);
+        if (rc == 0)
+            rc = finish_local(c.fd, tmp, dir, local_path, err);
+        close(c.fd);
+        if (rc != 0)
+            unlink(tmp);
+    }
+    if (rc != 0)
+        replay_err_prefix(err, "download %s from %s", name, fs->shown);
+    return rc;
+}
+
+/* ---- exists, delete, list ---------------------------------------------------------- */
+
+static int run_exists(struct call *c, struct replay_err *err)
+{
+    return c->fs->ops->exists(c->fs, c->name, &c->exists, err);
+}
+
+int replay_filestore_exists(struct replay_filestore *fs, const char *name, bool *exists,
+                            struct replay_err *err)
+{
+    if (exists != NULL)
+        *exists = false;
+    int rc = check_args(fs, name, "exists", err);
+    if (rc != 0)
+        return rc;
+    struct call c = {.fs = fs, .what = "exists", .name = name, .run = run_exists};
+    rc = retry(&c, err);
+    if (rc != 0)
+        replay_err_prefix(err, "exists %s on %s", name, fs->shown);
+    else if (exists != NULL)
+        *exists = c.exists;
+    return rc;
+}
+
+static int run_delete(struct call *c, struct replay_err *err)
+{
+    return c->fs->ops->remove(c->fs, c->name, err);
+}
+
+int replay_filestore_delete(struct replay_filestore *fs, const char *name, struct replay_err *err)
+{
+    int rc = check_args(fs, name, "delete", err);
+    if (rc != 0 || fs->read_only)
+        return rc;
+    struct call c = {.fs = fs, .what = "delete", .name = name, .run = run_delete};
+    rc = retry(&c, err);
+    if (rc != 0)
+        replay_err_prefix(err, "delete %s on %s", name, fs->shown);
+    return rc;
+}
+
+/* Hands a backend's name to the caller unless it is a temporary or unusable. */
+static int list_filter(const char *name, void *ctx)
+{
+    struct call *c = ctx;
+    if (replay__fs_is_tmp_name(replay__fs_basename(name)))
+        return 0;
+    struct replay_err e = {0};
+    if (replay__fs_check_name(name, &e) != 0) {
+        replay_warn("filestore %s: listed name skipped: %s", c->fs->shown, e.msg);
+        return 0;
+    }
+    c->listed++;
+    return c->list_fn(name, c->list_ctx);
+}
+
+static int run_list(struct call *c, struct replay_err *err)
+{
+    return c->fs->ops->list(c->fs, list_filter, c, err);
+}
+
+int replay_filestore_list(struct replay_filestore *fs, replay_filestore_list_fn fn, void *ctx,
+                          struct replay_err *err)
+{
+    if (fs == NULL || fn == NULL)
+        return replay_err_set(err, REPLAY_EINVAL, "filestore list: no store or no callback");
+    struct call c = {.fs = fs, .what = "list", .list_fn = fn, .list_ctx = ctx, .run = run_list};
+    int rc = retry(&c, err);
+    if (rc != 0)
+        replay_err_prefix(err, "list %s", fs->shown);
+    return rc;
+}

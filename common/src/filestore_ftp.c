@@ -1,0 +1,299 @@
+/*
+ * filestore_ftp: ftp:// and ftps:// stores through libcurl.
+ *
+ * Paths are absolute from the server's root, as upstream's ftplib transport
+ * uses them (a chrooted server makes that the user's root). Upload sends the
+ * file to a dot-prefixed temporary name in the destination directory
+ * (directories created as needed), renames it with RNFR/RNTO in the same
+ * session, then checks the size on the server. FTPS is explicit (AUTH TLS, then
+ * PROT P for data), forced by the ftps scheme or ?use_tls=true; unlike
+ * upstream, the server certificate is verified unless ?verify=false.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REPLAY__FS_WITH_CURL 1
+#include "filestore_int.h"
+
+struct ftp_store {
+    char origin[320]; /* ftp://host:port */
+    char base[REPLAY__FS_MAX_PATH];
+    bool tls, verify;
+};
+
+static const char *const ftp_options[] = {"use_tls", "verify", NULL};
+
+static int ftp_parse(struct replay_filestore *fs, struct replay_err *err)
+{
+    const struct replay__fs_url *u = &fs->url;
+    if (u->host[0] == '\0')
+        return replay_err_set(err, REPLAY_ECONFIG, "filestore URL %s: no host", fs->shown);
+    struct ftp_store *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return replay_err_set(err, REPLAY_ENOMEM, "filestore: out of memory");
+    fs->impl = f;
+    f->tls = strcmp(u->scheme, "ftps") == 0 || replay__fs_url_bool(u, "use_tls", false);
+    f->verify = replay__fs_url_bool(u, "verify", true);
+    if (snprintf(f->base, sizeof(f->base), "%s", u->base) >= (int)sizeof(f->base) ||
+        f->base[0] != '/')
+        return replay_err_set(err, REPLAY_ECONFIG, "filestore URL %s: bad path", fs->shown);
+    return replay__fs_origin("ftp", u->host, u->port != 0 ? u->port : 21, f->origin,
+                             sizeof(f->origin), err);
+}
+
+static void ftp_close(struct replay_filestore *fs)
+{
+    free(fs->impl);
+    fs->impl = NULL;
+}
+
+static CURL *ftp_handle(struct replay_filestore *fs, struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    CURL *h = replay__fs_curl(fs, f->verify, err);
+    if (h == NULL)
+        return NULL;
+    if (fs->url.user[0] != '\0') {
+        curl_easy_setopt(h, CURLOPT_USERNAME, fs->url.user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, fs->url.password);
+    }
+    if (f->tls)
+        curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    /* Whole paths in SIZE/RETR: a missing directory is then a missing file.
+     * Uploads and listings switch back to CWD (directory creation, LIST). */
+    curl_easy_setopt(h, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_NOCWD);
+    return h;
+}
+
+/* URL of an absolute server path: "%2F" makes libcurl start from the root. */
+static int url_of(const struct ftp_store *f, const char *path, bool dir, char *out, size_t outsz,
+                  struct replay_err *err)
+{
+    char enc[REPLAY__FS_MAX_PATH * 3];
+    int rc = replay__fs_url_encode(path + 1, true, enc, sizeof(enc), err);
+    if (rc != 0)
+        return rc;
+    int n = snprintf(out, outsz, "%s/%%2F%s%s", f->origin, enc,
+                     dir && (enc[0] == '\0' || enc[strlen(enc) - 1] != '/') ? "/" : "");
+    if (n < 0 || (size_t)n >= outsz)
+        return replay_err_set(err, REPLAY_ETOOBIG, "URL of %.60s too long", path);
+    return 0;
+}
+
+static int quote_cmd(struct curl_slist **l, const char *verb, const char *path,
+                     struct replay_err *err)
+{
+    char cmd[REPLAY__FS_MAX_PATH + 16];
+    if (snprintf(cmd, sizeof(cmd), "%s %s", verb, path) >= (int)sizeof(cmd))
+        return replay_err_set(err, REPLAY_ETOOBIG, "FTP command too long");
+    if (!replay__fs_slist_add(l, cmd))
+        return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Best effort: the upload failed, do not leave the temporary file behind. */
+static void drop_tmp(struct replay_filestore *fs, const char *tmp)
+{
+    struct replay_err ignored = {0};
+    struct ftp_store *f = fs->impl;
+    struct curl_slist *q = NULL;
+    CURL *h = ftp_handle(fs, &ignored);
+    if (h == NULL || quote_cmd(&q, "DELE", tmp, &ignored) != 0) {
+        curl_slist_free_all(q);
+        return;
+    }
+    char url[400];
+    snprintf(url, sizeof(url), "%s/", f->origin);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(h, CURLOPT_QUOTE, q);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    struct replay__fs_req req;
+    replay__fs_req_init(&req);
+    req.fs = fs;
+    (void)replay__fs_perform(h, &req, "delete temporary", fs->shown, &ignored);
+    curl_slist_free_all(q);
+}
+
+static int check_size(struct replay_filestore *fs, const char *path, uint64_t size,
+                      struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    char url[REPLAY__FS_MAX_PATH * 3 + 400];
+    bool found;
+    uint64_t got;
+    CURL *h = ftp_handle(fs, err);
+    if (h == NULL)
+        return REPLAY_ENOMEM;
+    int rc = url_of(f, path, false, url, sizeof(url), err);
+    if (rc == 0)
+        rc = replay__fs_remote_size(fs, h, url, &found, &got, err);
+    if (rc == 0 && (!found || got != size))
+        rc = replay_err_set(err, REPLAY_EIO, "%s has %llu bytes on the server, sent %llu", path,
+                            found ? (unsigned long long)got : 0ULL, (unsigned long long)size);
+    return rc;
+}
+
+static int send_tmp(struct replay_filestore *fs, int fd, uint64_t size, const char *tmp,
+                    const char *path, struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    char url[REPLAY__FS_MAX_PATH * 3 + 400];
+    struct curl_slist *pre = NULL, *post = NULL;
+    CURL *h = ftp_handle(fs, err);
+    if (h == NULL)
+        return REPLAY_ENOMEM;
+    int rc = url_of(f, tmp, false, url, sizeof(url), err);
+    if (rc == 0 && !replay__fs_slist_add(&pre, "*SITE UMASK 002"))
+        rc = replay_err_set(err, REPLAY_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = quote_cmd(&post, "RNFR", tmp, err);
+    if (rc == 0)
+        rc = quote_cmd(&post, "RNTO", path, err);
+    if (rc == 0) {
+        struct replay__fs_req req;
+        replay__fs_req_init(&req);
+        req.fs = fs;
+        req.in_fd = fd;
+        req.in_len = size;
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+        curl_easy_setopt(h, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR_RETRY);
+        curl_easy_setopt(h, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_MULTICWD);
+        curl_easy_setopt(h, CURLOPT_QUOTE, pre);
+        curl_easy_setopt(h, CURLOPT_POSTQUOTE, post);
+        rc = replay__fs_perform(h, &req, "STOR", fs->shown, err);
+    }
+    curl_slist_free_all(pre);
+    curl_slist_free_all(post);
+    return rc;
+}
+
+static int ftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const char *name,
+                      enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    (void)outcome;
+    struct ftp_store *f = fs->impl;
+    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH], tmp_name[64];
+    int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
+    if (rc != 0)
+        return rc;
+    replay__fs_tmp_name(tmp_name, sizeof(tmp_name));
+    const char *slash = strrchr(path, '/');
+    if (snprintf(tmp, sizeof(tmp), "%.*s/%s", (int)(slash - path), path, tmp_name) >=
+        (int)sizeof(tmp))
+        return replay_err_set(err, REPLAY_ETOOBIG, "temporary path too long");
+    rc = send_tmp(fs, fd, size, tmp, path, err);
+    if (rc != 0) {
+        drop_tmp(fs, tmp);
+        return rc;
+    }
+    return check_size(fs, path, size, err);
+}
+
+static int ftp_download(struct replay_filestore *fs, const char *name, int fd,
+                        struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    char path[REPLAY__FS_MAX_PATH], url[REPLAY__FS_MAX_PATH * 3 + 400];
+    int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
+    if (rc == 0)
+        rc = url_of(f, path, false, url, sizeof(url), err);
+    CURL *h = rc == 0 ? ftp_handle(fs, err) : NULL;
+    if (h == NULL)
+        return rc != 0 ? rc : REPLAY_ENOMEM;
+    struct replay__fs_req req;
+    replay__fs_req_init(&req);
+    req.fs = fs;
+    req.out_fd = fd;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    return replay__fs_perform(h, &req, "RETR", fs->shown, err);
+}
+
+static int ftp_exists(struct replay_filestore *fs, const char *name, bool *exists,
+                      struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    char path[REPLAY__FS_MAX_PATH], url[REPLAY__FS_MAX_PATH * 3 + 400];
+    uint64_t size;
+    int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
+    if (rc == 0)
+        rc = url_of(f, path, false, url, sizeof(url), err);
+    CURL *h = rc == 0 ? ftp_handle(fs, err) : NULL;
+    if (h == NULL)
+        return rc != 0 ? rc : REPLAY_ENOMEM;
+    return replay__fs_remote_size(fs, h, url, exists, &size, err);
+}
+
+static int ftp_remove(struct replay_filestore *fs, const char *name, struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    char path[REPLAY__FS_MAX_PATH], url[400];
+    struct curl_slist *q = NULL;
+    int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
+    if (rc == 0)
+        rc = quote_cmd(&q, "DELE", path, err);
+    CURL *h = rc == 0 ? ftp_handle(fs, err) : NULL;
+    if (h == NULL) {
+        curl_slist_free_all(q);
+        return rc != 0 ? rc : REPLAY_ENOMEM;
+    }
+    snprintf(url, sizeof(url), "%s/", f->origin);
+    struct replay__fs_req req;
+    replay__fs_req_init(&req);
+    req.fs = fs;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(h, CURLOPT_QUOTE, q);
+    struct replay_err e = {0};
+    rc = replay__fs_perform(h, &req, "DELE", fs->shown, &e);
+    curl_slist_free_all(q);
+    if (rc == REPLAY_EPROTO && req.status == 550) {
+        /* Refused: fine if the name is not there (any more). */
+        bool there = true;
+        int rc2 = ftp_exists(fs, name, &there, err);
+        if (rc2 != 0)
+            return rc2;
+        if (!there)
+            return 0;
+    }
+    if (rc != 0)
+        replay_err_set(err, rc, "%s", e.msg);
+    return rc;
+}
+
+static int ftp_list(struct replay_filestore *fs, replay_filestore_list_fn fn, void *ctx,
+                    struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    char url[REPLAY__FS_MAX_PATH * 3 + 400];
+    int rc = url_of(f, f->base, true, url, sizeof(url), err);
+    CURL *h = rc == 0 ? ftp_handle(fs, err) : NULL;
+    if (h == NULL)
+        return rc != 0 ? rc : REPLAY_ENOMEM;
+    struct replay_err e = {0};
+    curl_easy_setopt(h, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_MULTICWD);
+    rc = replay__fs_list_dir(fs, h, url, fn, ctx, &e);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (rc == REPLAY_EAUTH && code == 550)
+        return replay_err_set(err, REPLAY_ENOTFOUND, "list: directory %s not found", f->base);
+    if (rc != 0)
+        replay_err_set(err, rc, "%s", e.msg);
+    return rc;
+}
+
+const struct replay__fs_ops replay__fs_ftp_ops = {
+    .scheme = "ftp",
+    .options = ftp_options,
+    .parse = ftp_parse,
+    .connect = NULL,
+    .close = ftp_close,
+    .upload = ftp_upload,
+    .download = ftp_download,
+    .exists = ftp_exists,
+    .remove = ftp_remove,
+    .list = ftp_list,
+};
