@@ -65,7 +65,7 @@ bin() { # path of a built executable: bin replay-ctl
   local p
   for p in "$REPLAY_BUILD_DIR/services/$1" "$REPLAY_BUILD_DIR/tests/al-sim/$1" \
            "$REPLAY_BUILD_DIR/tests/integration/$1" "$REPLAY_BUILD_DIR/$1"; do
-    [ -x "$p" ] && { echo "$p"; return 0; }
+    [ -f "$p" ] && [ -x "$p" ] && { echo "$p"; return 0; }
   done
   fail "executable $1 not found under $REPLAY_BUILD_DIR (build first)"
 }
