@@ -1,0 +1,326 @@
+/*
+ * queue: Replay's Redis lists and checkpoints, byte-compatible with Assemblyline,
+ * consumed so that nothing is lost.
+ *
+ * What it is for. The four services talk only through seven Redis lists,
+ * `replay_<type>` for the types alert, submission, badlist, safelist, signature,
+ * workflow and file (formats.md §4, decisions.md §1-§3). Producers RPUSH one
+ * message per item; the bytes are exactly Python's json.dumps of the message, so a
+ * Python Replay on the same Redis reads what we push and we read what it pushes.
+ * Checkpoints of the list exports live in the hash `replay_checkpoints` (persistent
+ * Redis) with JSON string values, quotes included.
+ *
+ * Messages cross this API as JSON text, validated per type:
+ *   alert       object with a non-empty string "alert_id" ("reporting_ts": string)
+ *   submission  object with a non-empty string "sid" ("times": {"completed": string})
+ *   badlist, safelist, signature, workflow
+ *               the whole document, an object with a non-empty string "id"; its date
+ *               field (updated, updated, last_modified, last_edit) a string if present
+ *   file        a bare JSON string: the path of a bundle or export
+ * Other keys are kept as they are. Typed helpers build the common messages.
+ *
+ * Reliable consumption (decisions.md §3). A consumer (one thread's use of one
+ * queue, named by a caller-chosen id that is stable across restarts of the same
+ * process slot, see replay_queue_consumer_id) moves each item atomically into
+ * `replay_<type>:processing:<id>` (a Lua script, or BLMOVE while waiting), hands it
+ * to the caller, and removes it only when the caller acknowledges it after the
+ * item's effect is durable. A consumer may hold many items (a list exporter holds
+ * its batch until the upload). Acknowledgements travel with the consumer's next
+ * Redis call (normally the next pop, at once; at the latest every 64 items, 1 MiB,
+ * or at close), so a steady consumer pays one round trip per item.
+ *
+ * Liveness: the hash `replay_<type>:consumers` (field = id, value = last seen,
+ * Redis server time in ms), refreshed by the consumer's calls at most once a
+ * second and by replay_queue_touch(). When a consumer opens it returns everything
+ * in its own processing list to the head of the queue; when it opens and every
+ * recover_interval_ms while it pops, it does the same for the lists of consumers
+ * not seen for dead_after_ms (their records are deleted). Every move is one atomic
+ * command (a Lua script, or BLMOVE), so an item is always in exactly one list. Lost
+ * replies cannot duplicate or lose a move: each consumer script records its
+ * operation id in `replay_<type>:ops` and a retried call does not act twice; after
+ * a reconnect the consumer returns to the queue any item a cut BLMOVE left in its
+ * list unseen. (A lone acknowledgement goes as a plain LREM; repeated after a lost
+ * reply it can only remove a byte-identical twin, whose effect is durable already.)
+ *
+ * Bad messages are never dropped: a message that is not JSON, has the wrong shape
+ * for its queue, or is larger than max_message is moved to `replay_<type>:bad` as
+ * one entry: a header line, the JSON object {"reason": ..., "consumer": ...,
+ * "time": ..., "size": ...} (no newline inside), then "\n", then the original bytes
+ * unchanged. replay_queue_requeue_bad() strips the header and puts the original
+ * back at the tail of the queue.
+ *
+ * Redis going away is normal weather: every operation waits through an outage,
+ * reconnecting with capped exponential backoff and jitter (idle for the heartbeat),
+ * logs one warning when the outage starts and one line when it ends, drops
+ * nothing, and stops with REPLAY_ECANCELED once the cancel token is requested.
+ * Blocking waits for work last at most wait_slice_ms, so shutdown is prompt; they
+ * are bracketed by replay_idle_begin()/_end(), and replay_progress() is called
+ * after each handled item. Items are delivered at least once: a reply lost in an
+ * outage can make a push happen twice, never zero times.
+ *
+ * URLs: redis://[[user]:password@]host[:port][/db], unix://[[user]:password@]/path
+ * [?db=N]. Passwords are percent-decoded and registered with redact. rediss:// is
+ * refused with REPLAY_EUNSUPPORTED: this build's hiredis (Debian 12, 0.14) has no
+ * TLS (decisions.md §18; docs/queues.md shows a local TLS tunnel instead).
+ *
+ * Thread-safety: the pure functions (names, URL parsing, encoding, item parsing)
+ * are thread-safe. A struct replay_queue is one connection: it, its consumers and
+ * their items belong to one thread at a time (each worker thread opens its own).
+ *
+ * Ownership is stated at each prototype. Strings passed in are borrowed for the
+ * call only. Out-parameters are NULL on failure.
+ */
+#ifndef REPLAY_QUEUE_H
+#define REPLAY_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "replay/error.h"
+#include "replay/lifecycle.h"
+
+/* The seven queues. The first six have the values of enum replay_input_type. */
+enum replay_queue_type {
+    REPLAY_QUEUE_ALERT,
+    REPLAY_QUEUE_SUBMISSION,
+    REPLAY_QUEUE_BADLIST,
+    REPLAY_QUEUE_SAFELIST,
+    REPLAY_QUEUE_SIGNATURE,
+    REPLAY_QUEUE_WORKFLOW,
+    REPLAY_QUEUE_FILE,
+    REPLAY_QUEUE_TYPE_COUNT
+};
+
+#define REPLAY_QUEUE_CHECKPOINTS_KEY "replay_checkpoints"
+/* Default largest message pushed or accepted (a signature document can be large). */
+#define REPLAY_QUEUE_MAX_MESSAGE (16u << 20)
+#define REPLAY_QUEUE_CONSUMER_ID_MAX 128
+
+/* ---- names (pure) ---- */
+
+/* "alert", ..., "file"; NULL for a value out of range. */
+const char *replay_queue_type_name(enum replay_queue_type t);
+/* "replay_alert", ..., "replay_file"; NULL for a value out of range. */
+const char *replay_queue_key(enum replay_queue_type t);
+/* Date field a consumer checkpoints on: "reporting_ts", "times.completed",
+ * "updated", "updated", "last_modified", "last_edit"; NULL for file. */
+const char *replay_queue_date_field(enum replay_queue_type t);
+/* Accepts "alert" or "replay_alert" (and so on). REPLAY_EINVAL names the word. */
+REPLAY_MUST_CHECK int replay_queue_type_parse(const char *name, enum replay_queue_type *out,
+                                              struct replay_err *err);
+
+/* ---- Redis URLs (pure) ---- */
+
+struct replay_queue_url {
+    bool is_unix;       /* unix:// form: `host` is the socket path */
+    char host[256];     /* host name or address without brackets, or socket path */
+    int port;           /* 6379 by default; 0 for unix */
+    int db;             /* 0 by default */
+    char user[128];     /* "" = none (AUTH with the password only) */
+    char password[512]; /* "" = none; percent-decoded; a secret */
+};
+
+/* Parses a Redis URL. Errors (REPLAY_ECONFIG; REPLAY_EUNSUPPORTED for rediss://)
+ * name the URL with its password masked and the reason. Does not register secrets. */
+REPLAY_MUST_CHECK int replay_queue_url_parse(const char *url, struct replay_queue_url *out,
+                                             struct replay_err *err);
+
+/* ---- messages (pure) ---- */
+
+/* Validates `json` (len bytes, NUL not needed) for queue `t` and returns in *out
+ * the bytes Python's json.dumps gives for the same value (caller frees *out;
+ * *out_len may be NULL). REPLAY_EFORMAT with the reason when the text is not JSON
+ * or has the wrong shape, REPLAY_ETOOBIG above REPLAY_QUEUE_MAX_MESSAGE. */
+REPLAY_MUST_CHECK int replay_queue_encode(enum replay_queue_type t, const char *json, size_t len,
+                                          char **out, size_t *out_len, struct replay_err *err);
+/* {"alert_id": ..., "reporting_ts": ...}; reporting_ts NULL leaves it out. */
+REPLAY_MUST_CHECK int replay_queue_encode_alert(const char *alert_id, const char *reporting_ts,
+                                                char **out, size_t *out_len,
+                                                struct replay_err *err);
+/* {"sid": ..., "times": {"completed": ...}}; completed NULL leaves "times" out. */
+REPLAY_MUST_CHECK int replay_queue_encode_submission(const char *sid, const char *completed,
+                                                     char **out, size_t *out_len,
+                                                     struct replay_err *err);
+/* "<path>" as a JSON string. The path must be valid UTF-8 (REPLAY_EFORMAT). */
+REPLAY_MUST_CHECK int replay_queue_encode_file(const char *path, char **out, size_t *out_len,
+                                               struct replay_err *err);
+
+/* One message taken from a queue (or parsed from bytes). Read with the accessors. */
+struct replay_queue_item;
+
+/* Parses raw queue bytes as a message of type `t`. Caller frees *out with
+ * replay_queue_item_free(). REPLAY_EFORMAT with the reason for bad input. Applies
+ * no size limit of its own (consumers check max_message first). */
+REPLAY_MUST_CHECK int replay_queue_item_parse(enum replay_queue_type t, const char *raw,
+                                              size_t len, struct replay_queue_item **out,
+                                              struct replay_err *err);
+enum replay_queue_type replay_queue_item_type(const struct replay_queue_item *item);
+/* The message bytes exactly as stored (NUL-terminated; borrowed from the item). */
+const char *replay_queue_item_json(const struct replay_queue_item *item, size_t *len);
+/* alert_id, sid, id, or the decoded path of a file message (borrowed). */
+const char *replay_queue_item_id(const struct replay_queue_item *item);
+/* The type's date field (replay_queue_date_field) or NULL when absent (borrowed). */
+const char *replay_queue_item_date(const struct replay_queue_item *item);
+/* Frees an item. An item popped and neither acknowledged, released nor rejected
+ * stays in the processing list and is returned to the queue by the consumer's
+ * next pop (or its next start). NULL does nothing. */
+void replay_queue_item_free(struct replay_queue_item *item);
+
+/* ---- connection ---- */
+
+struct replay_queue_options {
+    const char *url;                   /* required; borrowed for the call */
+    const char *role;                  /* names the connection in logs: "queues" */
+    const struct replay_cancel *cancel; /* NULL: never canceled; must outlive the handle */
+    unsigned connect_timeout_ms;       /* 0 -> 5000 */
+    unsigned command_timeout_ms;       /* 0 -> 15000: a slower reply counts as an outage */
+    unsigned wait_slice_ms;            /* 0 -> 500: longest single blocking wait */
+    unsigned backoff_min_ms;           /* 0 -> 50 */
+    unsigned backoff_max_ms;           /* 0 -> 5000 */
+    unsigned give_up_ms;               /* 0 -> wait through outages forever; else
+                                          REPLAY_ECONN once an outage lasts this long */
+    size_t max_message;                /* 0 -> REPLAY_QUEUE_MAX_MESSAGE */
+    unsigned dead_after_ms;            /* 0 -> 900000: a consumer not seen this long is dead */
+    unsigned recover_interval_ms;      /* 0 -> 60000: how often a consumer recovers the dead */
+};
+
+struct replay_queue;
+
+/* Parses the URL (registering its password with redact), connects, AUTHs and
+ * SELECTs, waiting through an outage as every operation does. Caller closes *out
+ * with replay_queue_close(). Errors: REPLAY_ECONFIG (bad URL or db),
+ * REPLAY_EUNSUPPORTED (rediss://), REPLAY_EAUTH (credentials refused),
+ * REPLAY_ECONN (give_up_ms passed), REPLAY_ECANCELED, REPLAY_ENOMEM. */
+REPLAY_MUST_CHECK int replay_queue_open(const struct replay_queue_options *opt,
+                                        struct replay_queue **out, struct replay_err *err);
+/* Closes the connection. Consumers of q must be closed first. NULL does nothing. */
+void replay_queue_close(struct replay_queue *q);
+
+/* ---- producing ---- */
+
+/* Validates, encodes (replay_queue_encode) and RPUSHes one message. REPLAY_EFORMAT,
+ * REPLAY_ETOOBIG (above max_message), REPLAY_ECANCELED, REPLAY_ECONN, REPLAY_EPROTO. */
+REPLAY_MUST_CHECK int replay_queue_push(struct replay_queue *q, enum replay_queue_type t,
+                                        const char *json, size_t len, struct replay_err *err);
+REPLAY_MUST_CHECK int replay_queue_push_alert(struct replay_queue *q, const char *alert_id,
+                                              const char *reporting_ts, struct replay_err *err);
+REPLAY_MUST_CHECK int replay_queue_push_submission(struct replay_queue *q, const char *sid,
+                                                   const char *completed,
+                                                   struct replay_err *err);
+REPLAY_MUST_CHECK int replay_queue_push_file(struct replay_queue *q, const char *path,
+                                             struct replay_err *err);
+
+/* ---- consuming ---- */
+
+struct replay_queue_consumer;
+
+/* Writes "<hostname>:<component>:<index>" into buf (characters a consumer id may not
+ * hold become '_'): stable across restarts of the same pod and thread slot.
+ * REPLAY_EINVAL if it does not fit in `size` or REPLAY_QUEUE_CONSUMER_ID_MAX. */
+REPLAY_MUST_CHECK int replay_queue_consumer_id(const char *component, unsigned index, char *buf,
+                                               size_t size, struct replay_err *err);
+
+/* Starts consuming queue `t` of q as consumer `id` (1 to REPLAY_QUEUE_CONSUMER_ID_MAX
+ * characters of [A-Za-z0-9._:@-]): refreshes its liveness record, returns its own
+ * processing list to the queue and recovers the lists of dead consumers (logged
+ * when not empty). q is borrowed and must outlive the consumer. Caller closes *out
+ * with replay_queue_consumer_close(). */
+REPLAY_MUST_CHECK int replay_queue_consumer_open(struct replay_queue *q, enum replay_queue_type t,
+                                                 const char *id,
+                                                 struct replay_queue_consumer **out,
+                                                 struct replay_err *err);
+/* Sends pending acknowledgements and deletes the liveness record when nothing is
+ * left in the processing list (one attempt, no waiting, also after cancellation),
+ * then frees. Items still held stay in the processing list for the next start (the
+ * caller still frees them). NULL does nothing. */
+void replay_queue_consumer_close(struct replay_queue_consumer *c);
+
+/* Waits up to wait_ms for the next valid message and moves it into this consumer's
+ * processing list. 0 with *out set: the caller owns the item (free it with
+ * replay_queue_item_free, after replay_queue_ack once its effect is durable).
+ * 0 with *out NULL: nothing arrived in time. Bad messages met on the way are moved
+ * to the :bad list and logged, not returned. Items already held stay held.
+ * REPLAY_ECANCELED; REPLAY_ECONN (give_up_ms); REPLAY_EPROTO; REPLAY_ENOMEM. */
+REPLAY_MUST_CHECK int replay_queue_pop(struct replay_queue_consumer *c, unsigned wait_ms,
+                                       struct replay_queue_item **out, struct replay_err *err);
+/* The item's effect is durable: it leaves the processing list with the consumer's
+ * next Redis call (see above; a crash before that delivers it once more, which
+ * idempotent effects absorb). The item stays the caller's to free. An item no
+ * longer there when the removal runs (returned to the queue because this consumer
+ * looked dead, or lost with a Redis that does not persist) is logged as a warning.
+ * REPLAY_EINVAL for an item this consumer does not hold. */
+REPLAY_MUST_CHECK int replay_queue_ack(struct replay_queue_consumer *c,
+                                       struct replay_queue_item *item, struct replay_err *err);
+/* Gives the item back, unprocessed, to the head of its queue (e.g. at shutdown). */
+REPLAY_MUST_CHECK int replay_queue_release(struct replay_queue_consumer *c,
+                                           struct replay_queue_item *item,
+                                           struct replay_err *err);
+/* Moves the item to the :bad list with `reason` (e.g. an id not safe as a file name). */
+REPLAY_MUST_CHECK int replay_queue_reject(struct replay_queue_consumer *c,
+                                          struct replay_queue_item *item, const char *reason,
+                                          struct replay_err *err);
+/* Refreshes the liveness record during long work, so the consumer is not taken for
+ * dead (only needed when one item takes longer than dead_after_ms). */
+REPLAY_MUST_CHECK int replay_queue_touch(struct replay_queue_consumer *c,
+                                         struct replay_err *err);
+
+/* ---- checkpoints (a handle on the persistent Redis) ---- */
+
+/* The stored checkpoint of a list type (badlist, safelist, signature, workflow),
+ * JSON-decoded: "*" when absent or empty. Caller frees *out. REPLAY_EINVAL for
+ * another type, REPLAY_EFORMAT when the stored value is not a JSON string. */
+REPLAY_MUST_CHECK int replay_queue_checkpoint_get(struct replay_queue *q,
+                                                  enum replay_queue_type t, char **out,
+                                                  struct replay_err *err);
+/* Stores json.dumps(value) (the quotes included), unconditionally. */
+REPLAY_MUST_CHECK int replay_queue_checkpoint_set(struct replay_queue *q,
+                                                  enum replay_queue_type t, const char *value,
+                                                  struct replay_err *err);
+/* Stores value only if it is later than the stored one (ISO-8601 "...Z" dates
+ * compared as times, whatever their fraction digits; "*" and absent are earliest),
+ * atomically, so many exporters of one type never move it back. *advanced (may be
+ * NULL) tells whether it was stored. */
+REPLAY_MUST_CHECK int replay_queue_checkpoint_advance(struct replay_queue *q,
+                                                      enum replay_queue_type t,
+                                                      const char *value, bool *advanced,
+                                                      struct replay_err *err);
+
+/* ---- operator views (replay-ctl queues) ---- */
+
+struct replay_queue_counts {
+    long long queued;     /* LLEN replay_<type> */
+    long long processing; /* sum over the processing lists */
+    long long bad;        /* LLEN replay_<type>:bad */
+    long long consumers;  /* liveness records */
+};
+
+REPLAY_MUST_CHECK int replay_queue_counts(struct replay_queue *q, enum replay_queue_type t,
+                                          struct replay_queue_counts *out,
+                                          struct replay_err *err);
+
+/* Called once per processing list or liveness record: `consumer` (borrowed for the
+ * call), its list length, and milliseconds since it was last seen (-1: no record). */
+typedef void (*replay_queue_processing_cb)(const char *consumer, long long depth,
+                                           long long unseen_ms, void *ud);
+/* Enumerates processing lists (SCAN) and liveness records of queue t. */
+REPLAY_MUST_CHECK int replay_queue_each_processing(struct replay_queue *q,
+                                                   enum replay_queue_type t,
+                                                   replay_queue_processing_cb cb, void *ud,
+                                                   struct replay_err *err);
+
+/* Called per :bad entry: its header line, the first bytes of the original message
+ * (at most `preview`), and the original's full length. Buffers borrowed for the call. */
+typedef void (*replay_queue_bad_cb)(const char *header, const char *message, size_t message_len,
+                                    long long full_len, void *ud);
+/* Shows up to `limit` entries of replay_<type>:bad from the oldest, without
+ * transferring more than `preview` bytes of each message. */
+REPLAY_MUST_CHECK int replay_queue_each_bad(struct replay_queue *q, enum replay_queue_type t,
+                                            size_t limit, size_t preview, replay_queue_bad_cb cb,
+                                            void *ud, struct replay_err *err);
+/* Moves every entry of replay_<type>:bad back to the tail of replay_<type> in its
+ * order, header removed (original bytes unchanged), atomically per entry. *moved
+ * (may be NULL) gets the count. */
+REPLAY_MUST_CHECK int replay_queue_requeue_bad(struct replay_queue *q, enum replay_queue_type t,
+                                               long long *moved, struct replay_err *err);
+
+#endif
