@@ -19,6 +19,7 @@ struct ctl_command {
 
 int ctl_config(int argc, char **argv, const struct ctl_globals *g);
 int ctl_queues(int argc, char **argv, const struct ctl_globals *g);
+int ctl_cart(int argc, char **argv, const struct ctl_globals *g);
 
 /* Prints "replay-ctl <cmd>: <message>" to stderr (secrets masked) and returns code. */
 int ctl_fail(const char *cmd, int code, const char *fmt, ...)

@@ -10,6 +10,7 @@
 static const struct ctl_command commands[] = {
     {"config", "print the effective configuration (secrets masked), or --check it", ctl_config},
     {"queues", "depth of queues, processing and :bad lists; --requeue-bad TYPE", ctl_queues},
+    {"cart", "pack, unpack, show or verify CaRT files", ctl_cart},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
