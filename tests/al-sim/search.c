@@ -1,0 +1,760 @@
+/* search: POST|GET /api/v4/search/<index>/ with deep paging (al-rest-api.md §5.1,
+ * §5.2, §6), plus the sorting and query helpers other handlers share. */
+#include "alsim.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "docpath.h"
+#include "simtime.h"
+#include "simutil.h"
+
+#define MAX_SNAPSHOTS 256
+#define SNAPSHOT_TTL_MS (5 * 60 * 1000)
+#define RESULT_WINDOW 10000
+#define TOTAL_CAP 10000
+#define MAX_SORT_KEYS 8
+
+/* ---------- field types and defaults ---------- */
+
+/* Date fields of the Assemblyline models al-sim stores (ES `date` mappings). */
+static const char *const DATE_FIELDS[ALSIM_COLL_COUNT][8] = {
+    [ALSIM_ALERT] = {"ts", "reporting_ts", "expiry_ts", "events.ts", NULL},
+    [ALSIM_SUBMISSION] = {"times.submitted", "times.completed", "expiry_ts", "archive_ts", NULL},
+    [ALSIM_BADLIST] = {"added", "updated", "expiry_ts", NULL},
+    [ALSIM_SAFELIST] = {"added", "updated", "expiry_ts", NULL},
+    [ALSIM_SIGNATURE] = {"last_modified", "state_change_date", NULL},
+    [ALSIM_WORKFLOW] = {"creation_date", "last_edit", "last_seen", "first_seen", NULL},
+    [ALSIM_FILE] = {"seen.first", "seen.last", "expiry_ts", "archive_ts", NULL},
+    [ALSIM_RESULT] = {"created", "expiry_ts", "archive_ts", NULL},
+    [ALSIM_EMPTYRESULT] = {"expiry_ts", NULL},
+    [ALSIM_ERROR] = {"created", "expiry_ts", "archive_ts", NULL},
+};
+
+bool alsim_is_date_field(enum alsim_coll c, const char *field)
+{
+    for (int i = 0; (unsigned)c < ALSIM_COLL_COUNT && DATE_FIELDS[c][i] != NULL; i++)
+        if (strcmp(field, DATE_FIELDS[c][i]) == 0)
+            return true;
+    return false;
+}
+
+static bool is_date_cb(const char *field, void *ud)
+{
+    return alsim_is_date_field((enum alsim_coll)(intptr_t)ud, field);
+}
+
+struct alsim_query *alsim_parse_for(struct alsim_req *r, enum alsim_coll c, const char *q,
+                                    char err[512])
+{
+    struct alsim_query_opts o = {.now_ms = r->now_ms, .is_date = is_date_cb,
+                                 .ud = (void *)(intptr_t)c};
+    struct alsim_query *pq = NULL;
+    char e[ALSIM_QUERY_ERR_LEN];
+    if (alsim_query_parse(q, &o, &pq, e) != 0)
+        snprintf(err, 512, "%s", e);
+    return pq;
+}
+
+const char *alsim_default_sort(enum alsim_coll c)
+{
+    switch (c) {
+    case ALSIM_ALERT: return "reporting_ts desc";
+    case ALSIM_SUBMISSION: return "times.submitted desc";
+    case ALSIM_BADLIST:
+    case ALSIM_SAFELIST: return "added desc";
+    case ALSIM_SIGNATURE: return "type asc";
+    case ALSIM_WORKFLOW: return "last_seen desc";
+    case ALSIM_FILE: return "seen.last desc";
+    case ALSIM_RESULT:
+    case ALSIM_ERROR: return "created desc";
+    default: return "id asc";
+    }
+}
+
+/* Top-level fields the models do not store: left out when no `fl` is given. */
+static const char *const NOT_STORED[ALSIM_COLL_COUNT][12] = {
+    [ALSIM_ALERT] = {"metadata", "expiry_ts", "al", "attack", "heuristic", "verdict", "events",
+                     NULL},
+    [ALSIM_SUBMISSION] = {"metadata", "errors", "results", "expiry_ts", "tracing_events",
+                          "scan_key", "files", "params", "verdict", "times.completed", NULL},
+    [ALSIM_BADLIST] = {"attribution", "file", "sources", NULL},
+    [ALSIM_SAFELIST] = {"file", "sources", NULL},
+    [ALSIM_SIGNATURE] = {"data", "order", "state_change_date", "state_change_user", NULL},
+};
+
+/* ---------- sorting ---------- */
+
+struct sort_key {
+    char field[256];
+    bool desc;
+    bool date;
+};
+
+struct sortval {
+    bool missing;
+    int type; /* 0 bool, 1 number, 2 string */
+    double num;
+    const char *str;
+};
+
+struct pick {
+    const struct sort_key *key;
+    struct sortval best;
+};
+
+static int cmp_vals(const struct sortval *a, const struct sortval *b)
+{
+    if (a->type != b->type)
+        return a->type < b->type ? -1 : 1;
+    if (a->type == 2) {
+        int c = strcmp(a->str, b->str);
+        return c < 0 ? -1 : c > 0;
+    }
+    return a->num < b->num ? -1 : a->num > b->num;
+}
+
+static bool pick_visit(const json_t *v, void *ud)
+{
+    struct pick *p = ud;
+    struct sortval sv = {0};
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        int64_t ms = 0;
+        if (p->key->date && alsim_parse_date(s, strlen(s), &ms) == 0) {
+            sv.type = 1;
+            sv.num = (double)ms;
+        } else {
+            sv.type = 2;
+            sv.str = s;
+        }
+    } else if (json_is_number(v)) {
+        sv.type = 1;
+        sv.num = json_number_value(v);
+    } else if (json_is_boolean(v)) {
+        sv.num = json_is_true(v);
+    } else {
+        return false;
+    }
+    /* arrays sort by their smallest value ascending, largest descending (ES) */
+    if (p->best.missing || (p->key->desc ? cmp_vals(&sv, &p->best) > 0 : cmp_vals(&sv, &p->best) < 0))
+        p->best = sv;
+    return false;
+}
+
+struct sort_row {
+    struct alsim_item item;
+    struct sortval v[MAX_SORT_KEYS];
+};
+
+struct sort_ctx {
+    const struct sort_key *keys;
+    int nkeys;
+};
+
+static int cmp_rows(const void *pa, const void *pb, void *ud)
+{
+    const struct sort_row *a = pa, *b = pb;
+    const struct sort_ctx *c = ud;
+    for (int k = 0; k < c->nkeys; k++) {
+        const struct sortval *x = &a->v[k], *y = &b->v[k];
+        if (x->missing || y->missing) { /* missing values last, whatever the order */
+            if (x->missing != y->missing)
+                return x->missing ? 1 : -1;
+            continue;
+        }
+        int r = cmp_vals(x, y);
+        if (r != 0)
+            return c->keys[k].desc ? -r : r;
+    }
+    return strcmp(a->item.id, b->item.id);
+}
+
+static int parse_sort(const char *sort, enum alsim_coll coll, struct sort_key *keys, int *n,
+                      char err[512])
+{
+    *n = 0;
+    const char *p = sort;
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        char part[300];
+        snprintf(part, sizeof(part), "%.*s", (int)(len < 299 ? len : 299), p);
+        char field[256] = "", dir[32] = "", extra[8] = "";
+        int got = sscanf(part, " %255s %31s %7s", field, dir, extra);
+        if (got < 1 || got > 2 || *n >= MAX_SORT_KEYS ||
+            (got == 2 && strcasecmp(dir, "asc") != 0 && strcasecmp(dir, "desc") != 0)) {
+            snprintf(err, 512, "Unknown sort parameter %s", part);
+            return -1;
+        }
+        struct sort_key *k = &keys[(*n)++];
+        snprintf(k->field, sizeof(k->field), "%s", field);
+        k->desc = got == 2 && strcasecmp(dir, "desc") == 0;
+        k->date = alsim_is_date_field(coll, field);
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+static void row_values(struct sort_row *row, const struct sort_key *keys, int n)
+{
+    for (int k = 0; k < n; k++) {
+        struct pick p = {.key = &keys[k], .best = {.missing = true}};
+        if (strcmp(keys[k].field, "id") == 0 && json_object_get(row->item.doc, "id") == NULL)
+            p.best = (struct sortval){.type = 2, .str = row->item.id};
+        else
+            alsim_path_visit(row->item.doc, keys[k].field, pick_visit, &p);
+        row->v[k] = p.best;
+    }
+}
+
+int alsim_sort_items(struct alsim_item *items, size_t n, enum alsim_coll c, const char *sort,
+                     char err[512])
+{
+    struct sort_key keys[MAX_SORT_KEYS];
+    int nkeys = 0;
+    if (parse_sort(sort != NULL ? sort : alsim_default_sort(c), c, keys, &nkeys, err) != 0)
+        return -1;
+    if (n < 2)
+        return 0;
+    struct sort_row *rows = calloc(n, sizeof(*rows));
+    if (rows == NULL) {
+        snprintf(err, 512, "out of memory sorting %zu items", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rows[i].item = items[i];
+        row_values(&rows[i], keys, nkeys);
+    }
+    struct sort_ctx ctx = {keys, nkeys};
+    qsort_r(rows, n, sizeof(*rows), cmp_rows, &ctx);
+    for (size_t i = 0; i < n; i++)
+        items[i] = rows[i].item;
+    free(rows);
+    return 0;
+}
+
+/* ---------- deep paging snapshots ---------- */
+
+struct snapshot {
+    char id[33];
+    int64_t expires_ms;
+    struct alsim_item *items;
+    size_t n;
+};
+
+struct alsim_snapshots {
+    pthread_mutex_t mu;
+    struct snapshot v[MAX_SNAPSHOTS];
+};
+
+int alsim_snapshots_new(struct alsim_snapshots **out)
+{
+    struct alsim_snapshots *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -1;
+    pthread_mutex_init(&s->mu, NULL);
+    *out = s;
+    return 0;
+}
+
+static void snap_drop(struct snapshot *sn)
+{
+    alsim_items_free(sn->items, sn->n);
+    memset(sn, 0, sizeof(*sn));
+}
+
+void alsim_snapshots_free(struct alsim_snapshots *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < MAX_SNAPSHOTS; i++)
+        snap_drop(&s->v[i]);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+size_t alsim_snapshots_count(struct alsim_snapshots *s)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < MAX_SNAPSHOTS; i++)
+        n += s->v[i].id[0] != '\0';
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* Keeps items (takes them) as a new snapshot; writes its id. -1 when full. */
+static int snap_open(struct alsim_snapshots *s, struct alsim_item *items, size_t n,
+                     int64_t now, char id[33])
+{
+    int slot = -1;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+        if (s->v[i].id[0] != '\0' && s->v[i].expires_ms <= now)
+            snap_drop(&s->v[i]);
+        if (slot < 0 && s->v[i].id[0] == '\0')
+            slot = i;
+    }
+    if (slot >= 0) {
+        alsim_random_hex(s->v[slot].id, 16);
+        s->v[slot].expires_ms = now + SNAPSHOT_TTL_MS;
+        s->v[slot].items = items;
+        s->v[slot].n = n;
+        memcpy(id, s->v[slot].id, 33);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return slot >= 0 ? 0 : -1;
+}
+
+/* Copies (increfs) items [pos, pos+rows) of a snapshot; closes it when the page
+ * is short. Returns -1 if the snapshot does not exist (or expired). */
+static int snap_page(struct alsim_snapshots *s, const char *id, size_t pos, size_t rows,
+                     int64_t now, struct alsim_item **page, size_t *n, bool *more)
+{
+    int rc = -1;
+    *page = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+        struct snapshot *sn = &s->v[i];
+        if (sn->id[0] == '\0' || strcmp(sn->id, id) != 0 || sn->expires_ms <= now)
+            continue;
+        size_t end = pos + rows < sn->n ? pos + rows : sn->n, k = end > pos ? end - pos : 0;
+        *page = calloc(k ? k : 1, sizeof(**page));
+        if (*page == NULL)
+            break;
+        for (size_t j = 0; j < k; j++) {
+            (*page)[j].id = strdup(sn->items[pos + j].id);
+            (*page)[j].doc = json_incref(sn->items[pos + j].doc);
+        }
+        *n = k;
+        *more = k == rows && k > 0;
+        if (*more)
+            sn->expires_ms = now + SNAPSHOT_TTL_MS;
+        else
+            snap_drop(sn);
+        rc = 0;
+        break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---------- the search itself ---------- */
+
+struct search {
+    enum alsim_coll coll;
+    const char *query;
+    json_t *filters;       /* array of strings */
+    long long offset, rows;
+    const char *sort;
+    const char *fl;
+    const char *deep;      /* deep_paging_id */
+    int track;             /* -1 absent, 0 false, 1 true, 2 integer */
+    long long track_n;
+    struct alsim_query *qs[65];
+    size_t nq;
+};
+
+static bool all_match(const json_t *doc, const char *id, void *ud)
+{
+    const struct search *s = ud;
+    for (size_t i = 0; i < s->nq; i++)
+        if (!alsim_query_match(s->qs[i], doc, id))
+            return false;
+    return true;
+}
+
+/* Parses the query and every filter; 400 SearchException on failure. */
+static bool compile(struct alsim_req *r, struct search *s, char err[512])
+{
+    size_t i;
+    json_t *f;
+    if ((s->qs[s->nq++] = alsim_parse_for(r, s->coll, s->query, err)) == NULL)
+        return false;
+    json_array_foreach(s->filters, i, f) {
+        if (s->nq >= sizeof(s->qs) / sizeof(s->qs[0])) {
+            snprintf(err, 512, "too many filters (at most 64)");
+            return false;
+        }
+        if (!json_is_string(f)) {
+            snprintf(err, 512, "filters must be strings");
+            return false;
+        }
+        if ((s->qs[s->nq++] = alsim_parse_for(r, s->coll, json_string_value(f), err)) == NULL)
+            return false;
+    }
+    return true;
+}
+
+static json_t *project(const struct search *s, const struct alsim_item *it, bool upstream)
+{
+    json_t *out = json_object();
+    if (out == NULL)
+        return NULL;
+    bool want_id = false;
+    if (s->fl == NULL) {
+        json_object_update(out, it->doc);
+        for (int i = 0; NOT_STORED[s->coll][i] != NULL; i++) {
+            const char *f = NOT_STORED[s->coll][i];
+            const char *dot = strchr(f, '.');
+            json_t *sub = dot != NULL ? json_object_get(out, "times") : NULL;
+            if (dot == NULL)
+                json_object_del(out, f);
+            else if (json_is_object(sub)) { /* copy before changing a shared object */
+                json_t *copy = json_copy(sub);
+                json_object_del(copy, dot + 1);
+                json_object_set_new(out, "times", copy);
+            }
+        }
+        want_id = true;
+    } else {
+        const char *p = s->fl;
+        while (*p != '\0') {
+            size_t n = strcspn(p, ",");
+            char f[512];
+            snprintf(f, sizeof(f), "%.*s", (int)(n < 511 ? n : 511), p);
+            char *t = f + strspn(f, " ");
+            t[strcspn(t, " ")] = '\0';
+            size_t tl = strlen(t);
+            if (tl > 2 && strcmp(t + tl - 2, ".*") == 0)
+                t[tl - 2] = '\0';
+            if (strcmp(t, "*") == 0)
+                json_object_update(out, it->doc);
+            else if (strcmp(t, "id") == 0)
+                want_id = true;
+            else if (*t != '\0')
+                alsim_path_project(it->doc, out, t);
+            p += n + (p[n] == ',');
+        }
+    }
+    if (want_id)
+        json_object_set_new(out, "id", json_string(it->id));
+    if (upstream && (s->coll == ALSIM_SUBMISSION || s->coll == ALSIM_FILE ||
+                     s->coll == ALSIM_RESULT))
+        json_object_set_new(out, "from_archive", json_false()); /* B8 */
+    return out;
+}
+
+static json_t *items_json(const struct search *s, const struct alsim_item *items, size_t n,
+                          bool upstream)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++)
+        json_array_append_new(arr, project(s, &items[i], upstream));
+    return arr;
+}
+
+/* next_deep_paging_id: "<snapshot>,<base64 of [position]>", like upstream's pit id
+ * and search_after pair. */
+static void next_id(const char *snap, size_t pos, char *out, size_t len)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char raw[32], enc[64];
+    int n = snprintf(raw, sizeof(raw), "[%zu]", pos), k = 0;
+    for (int i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)raw[i] << 16 |
+                     (i + 1 < n ? (unsigned char)raw[i + 1] << 8 : 0) |
+                     (i + 2 < n ? (unsigned char)raw[i + 2] : 0);
+        enc[k++] = b64[(v >> 18) & 63];
+        enc[k++] = b64[(v >> 12) & 63];
+        enc[k++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        enc[k++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    enc[k] = '\0';
+    snprintf(out, len, "%s,%s", snap, enc);
+}
+
+static bool parse_deep_id(const char *id, char snap[33], size_t *pos)
+{
+    const char *comma = strchr(id, ',');
+    if (comma == NULL || comma - id != 32)
+        return false;
+    memcpy(snap, id, 32);
+    snap[32] = '\0';
+    const char *b = comma + 1;
+    unsigned char raw[64];
+    int n = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (; *b != '\0' && *b != '=' && n < 60; b++) {
+        const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char *at = strchr(alpha, *b);
+        if (at == NULL)
+            return false;
+        acc = (acc << 6) | (unsigned)(at - alpha);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            raw[n++] = (unsigned char)((acc >> bits) & 0xFF);
+        }
+    }
+    raw[n] = '\0';
+    unsigned long long p = 0;
+    if (sscanf((char *)raw, "[%llu]", &p) != 1)
+        return false;
+    *pos = (size_t)p;
+    return true;
+}
+
+static json_t *result_envelope(const struct search *s, json_t *items, json_t *total)
+{
+    return json_pack("{s:I,s:I,s:o,s:o}", "offset", (json_int_t)s->offset, "rows",
+                     (json_int_t)s->rows, "total", total, "items", items);
+}
+
+static void run_deep(struct alsim_req *r, struct search *s, struct alsim_resp *out)
+{
+    char snap[33], err[512];
+    size_t pos = 0, n = 0;
+    struct alsim_item *page = NULL;
+    bool more = false;
+    if (strcmp(s->deep, "*") == 0) {
+        struct alsim_item *all = NULL;
+        size_t total = 0;
+        if (alsim_store_items(r->sim->store, s->coll, all_match, s, &all, &total) != 0 ||
+            alsim_sort_items(all, total, s->coll, s->sort, err) != 0) {
+            alsim_items_free(all, total);
+            alsim_reply(out, 400, NULL, "SearchException: %s", err);
+            return;
+        }
+        if (snap_open(r->sim->snaps, all, total, r->now_ms, snap) != 0) {
+            alsim_items_free(all, total);
+            alsim_reply(out, 400, NULL, "SearchException: Trying to create too many "
+                        "point-in-time contexts (at most %d)", MAX_SNAPSHOTS);
+            return;
+        }
+    } else if (!parse_deep_id(s->deep, snap, &pos)) {
+        alsim_reply(out, 400, NULL, "SearchException: No search context found for id [%s]",
+                    s->deep);
+        return;
+    }
+    if (snap_page(r->sim->snaps, snap, pos, (size_t)s->rows, r->now_ms, &page, &n, &more) != 0) {
+        alsim_reply(out, 400, NULL, "SearchException: No search context found for id [%s]",
+                    s->deep);
+        return;
+    }
+    json_t *res = result_envelope(s, items_json(s, page, n, r->sim->cfg.mode == ALSIM_UPSTREAM),
+                                  json_null());
+    if (more) {
+        char nid[128];
+        next_id(snap, pos + n, nid, sizeof(nid));
+        json_object_set_new(res, "next_deep_paging_id", json_string(nid));
+    }
+    alsim_items_free(page, n);
+    alsim_reply(out, 200, res, NULL);
+}
+
+static void run_plain(struct alsim_req *r, struct search *s, struct alsim_resp *out)
+{
+    char err[512];
+    struct alsim_item *all = NULL;
+    size_t total = 0;
+    if (s->offset + s->rows > RESULT_WINDOW) {
+        alsim_reply(out, 400, NULL, "SearchException: Result window is too large, from + size "
+                    "must be less than or equal to: [%d] but was [%lld]. See the scroll api for "
+                    "a more efficient way to request large data sets.", RESULT_WINDOW,
+                    s->offset + s->rows);
+        return;
+    }
+    if (alsim_store_items(r->sim->store, s->coll, all_match, s, &all, &total) != 0 ||
+        alsim_sort_items(all, total, s->coll, s->sort, err) != 0) {
+        alsim_items_free(all, total);
+        alsim_reply(out, 400, NULL, "SearchException: %s", err);
+        return;
+    }
+    size_t from = (size_t)s->offset < total ? (size_t)s->offset : total;
+    size_t n = total - from < (size_t)s->rows ? total - from : (size_t)s->rows;
+    json_t *jt = json_null();
+    if (s->track == 1)
+        jt = json_integer((json_int_t)total);
+    else if (s->track == 2)
+        jt = json_integer((json_int_t)(total < (size_t)s->track_n ? total : (size_t)s->track_n));
+    else if (s->track == -1)
+        jt = json_integer((json_int_t)(total < TOTAL_CAP ? total : TOTAL_CAP));
+    json_t *res = result_envelope(s, items_json(s, all + from, n,
+                                                r->sim->cfg.mode == ALSIM_UPSTREAM), jt);
+    alsim_items_free(all, total);
+    alsim_reply(out, 200, res, NULL);
+}
+
+/* ---------- parameters ---------- */
+
+/* An integer from a JSON int or numeric string (ES accepts both). */
+static bool int_param(const json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (!json_is_string(v))
+        return false;
+    const char *s = json_string_value(v);
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return false;
+    *out = x;
+    return true;
+}
+
+static void collect_filter(const char *value, void *ud)
+{
+    json_array_append_new(ud, json_string(value));
+}
+
+/* Request parameters into one JSON object (POST body or GET query string). */
+static json_t *params_of(struct alsim_req *r, struct alsim_resp *out)
+{
+    if (strcmp(r->method, "POST") == 0) {
+        json_t *body = alsim_req_json(r, out);
+        if (body != NULL && !json_is_object(body)) {
+            json_decref(body);
+            alsim_reply_500(out); /* req_data.get() on a non-dict */
+            return NULL;
+        }
+        return body;
+    }
+    json_t *p = json_object();
+    const char *names[] = {"query", "offset", "rows", "sort", "fl", "timeout", "deep_paging_id",
+                           "track_total_hits", "use_archive", "archive_only"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = alsim_req_arg(r, names[i]);
+        if (v != NULL)
+            json_object_set_new(p, names[i], json_string(v));
+    }
+    json_t *filters = json_array();
+    alsim_req_args_each(r, "filters", collect_filter, filters);
+    if (json_array_size(filters) > 0)
+        json_object_set_new(p, "filters", filters);
+    else
+        json_decref(filters);
+    return p;
+}
+
+static bool track_param(const json_t *v, struct search *s)
+{
+    s->track = -1;
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (json_is_boolean(v)) {
+        s->track = json_is_true(v);
+        return true;
+    }
+    if (json_is_string(v) && (strcasecmp(json_string_value(v), "true") == 0 ||
+                              strcasecmp(json_string_value(v), "false") == 0)) {
+        s->track = strcasecmp(json_string_value(v), "true") == 0;
+        return true;
+    }
+    if (int_param(v, &s->track_n) && s->track_n >= 0) {
+        s->track = 2;
+        return true;
+    }
+    return false;
+}
+
+/* Fills s from the parameters; false after an error answer. */
+static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct alsim_resp *out)
+{
+    json_t *q = json_object_get(p, "query"), *f = json_object_get(p, "filters");
+    json_t *off = json_object_get(p, "offset"), *rows = json_object_get(p, "rows");
+    char qbuf[64];
+    if (q == NULL || json_is_null(q) || json_is_false(q) ||
+        (json_is_string(q) && json_string_length(q) == 0) ||
+        (json_is_integer(q) && json_integer_value(q) == 0)) {
+        alsim_reply(out, 400, NULL, "There was no search query.");
+        return false;
+    }
+    if (json_is_integer(q)) {
+        snprintf(qbuf, sizeof(qbuf), "%lld", (long long)json_integer_value(q));
+        json_object_set_new(p, "query", json_string(qbuf));
+        q = json_object_get(p, "query");
+    }
+    s->query = json_string_value(q);
+    s->filters = json_is_string(f) ? json_pack("[O]", f) : json_is_array(f) ? json_incref(f)
+                                                                            : json_array();
+    s->offset = 0;
+    s->rows = 25;
+    const char *bad = NULL;
+    if (s->query == NULL)
+        bad = "[query] must be a string";
+    else if (f != NULL && !json_is_null(f) && !json_is_string(f) && !json_is_array(f))
+        bad = "[filters] must be a list of queries";
+    else if (off != NULL && !json_is_null(off) && (!int_param(off, &s->offset) || s->offset < 0))
+        bad = "[from] parameter must be a non-negative integer";
+    else if (rows != NULL && !json_is_null(rows) && (!int_param(rows, &s->rows) || s->rows < 0))
+        bad = "[size] parameter must be a non-negative integer";
+    else if (!track_param(json_object_get(p, "track_total_hits"), s))
+        bad = "[track_total_hits] must be a boolean or an integer";
+    if (bad != NULL) {
+        alsim_reply(out, 400, NULL, "SearchException: %s", bad);
+        return false;
+    }
+    s->sort = json_string_value(json_object_get(p, "sort"));
+    s->fl = json_string_value(json_object_get(p, "fl"));
+    s->deep = json_string_value(json_object_get(p, "deep_paging_id"));
+    (void)r;
+    return true;
+}
+
+static const char *index_role(const char *index)
+{
+    static const char *const map[][2] = {
+        {"alert", "alert_view"}, {"badlist", "badlist_view"}, {"file", "submission_view"},
+        {"heuristic", "heuristic_view"}, {"result", "submission_view"},
+        {"submission", "submission_view"}, {"signature", "signature_view"},
+        {"safelist", "safelist_view"}, {"workflow", "workflow_view"},
+        {"retrohunt", "retrohunt_view"},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(index, map[i][0]) == 0)
+            return map[i][1];
+    return "administration";
+}
+
+static bool archive_flag(const json_t *p, const char *name)
+{
+    const json_t *v = json_object_get(p, name);
+    if (v == NULL || json_is_null(v))
+        return false;
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    return json_is_string(v) && alsim_flag_true(json_string_value(v));
+}
+
+void alsim_h_search(struct alsim_req *r, struct alsim_resp *out)
+{
+    const char *index = r->params[0];
+    const char *role = index_role(index);
+    if (!(r->roles & alsim_roles_mask(role))) {
+        alsim_reply_denied(r, out, "API %s requires the role '%s' for request on index '%s'",
+                           r->path, role, index);
+        return;
+    }
+    int coll = alsim_coll_from_name(index);
+    if (coll < 0 || coll == ALSIM_EMPTYRESULT) {
+        alsim_reply(out, 400, NULL, "Not a valid index to search in: %s", index);
+        return;
+    }
+    json_t *p = params_of(r, out);
+    if (p == NULL)
+        return;
+    struct search s = {.coll = (enum alsim_coll)coll};
+    char err[512];
+    bool archive = archive_flag(p, "use_archive") || archive_flag(p, "archive_only");
+    if (archive && !(r->roles & ROLE(R_ARCHIVE_VIEW)))
+        alsim_reply(out, 403, json_object(), "User is not allowed to view the archive");
+    else if (read_params(r, p, &s, out) && !compile(r, &s, err))
+        alsim_reply(out, 400, NULL, "SearchException: %s", err);
+    else if (out->status == 0 && s.deep != NULL)
+        run_deep(r, &s, out);
+    else if (out->status == 0)
+        run_plain(r, &s, out);
+    for (size_t i = 0; i < s.nq; i++)
+        alsim_query_free(s.qs[i]);
+    json_decref(s.filters);
+    json_decref(p);
+}
