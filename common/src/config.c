@@ -1035,19 +1035,6 @@ static json_t *json_loader(const struct replay_loader_config *l)
                      json_list(&l->rescan), "sync_check_interval", l->sync_check_interval);
 }
 
-static const char *level_text(enum replay_log_level l)
-{
-    switch (l) {
-    case REPLAY_LOG_DEBUG: return "DEBUG";
-    case REPLAY_LOG_INFO: return "INFO";
-    case REPLAY_LOG_WARNING: return "WARNING";
-    case REPLAY_LOG_ERROR: return "ERROR";
-    case REPLAY_LOG_CRITICAL: return "CRITICAL";
-    case REPLAY_LOG_DISABLED: return "DISABLED";
-    }
-    return "INFO";
-}
-
 char *replay_config_to_json(const struct replay_config *cfg)
 {
     const struct replay_redis_config *r = &cfg->redis;
@@ -1057,7 +1044,7 @@ char *replay_config_to_json(const struct replay_config *cfg)
         json_masked_url(r->url), "persistent_url", json_masked_url(r->persistent_url),
         "url_source", r->url_source ? r->url_source : "default", "persistent_url_source",
         r->persistent_url_source ? r->persistent_url_source : "default", "logging", "log_level",
-        level_text(cfg->logging.level), "format",
+        replay_log_level_name(cfg->logging.level), "format",
         cfg->logging.format == REPLAY_LOG_TEXT ? "text" : "json", "heartbeat_file",
         json_str_or_null(cfg->logging.heartbeat_file), "source",
         json_str_or_null(cfg->source_path));

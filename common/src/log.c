@@ -122,7 +122,7 @@ int replay_log_parse_format(const char *text, enum replay_log_format *out)
     return REPLAY_EINVAL;
 }
 
-static const char *level_name(enum replay_log_level level)
+const char *replay_log_level_name(enum replay_log_level level)
 {
     switch (level) {
     case REPLAY_LOG_DEBUG: return "DEBUG";
@@ -236,7 +236,7 @@ static void line_json(struct line *l, enum replay_log_level level, const char *w
     line_json_string(l, log_state.logger);
     line_printf(l, " }, \"host\": { \"ip\": \"%s\", \"hostname\": ", log_state.ip);
     line_json_string(l, log_state.hostname);
-    line_printf(l, " }, \"log\": { \"level\": \"%s\", \"logger\": ", level_name(level));
+    line_printf(l, " }, \"log\": { \"level\": \"%s\", \"logger\": ", replay_log_level_name(level));
     line_json_string(l, log_state.logger);
     line_printf(l, " }, \"process\": { \"pid\": \"%d\" }, \"message\": ", (int)getpid());
     line_json_string(l, msg);
@@ -248,7 +248,7 @@ static void line_text(struct line *l, enum replay_log_level level, const char *w
                       const char *msg, const struct replay_log_field *f, size_t n)
 {
     char value[1024];
-    line_printf(l, "%-16s %8s %s %d %40s | %s", when, level_name(level), log_state.hostname,
+    line_printf(l, "%-16s %8s %s %d %40s | %s", when, replay_log_level_name(level), log_state.hostname,
                 (int)getpid(), log_state.logger, msg);
     if (thread_name[0] != '\0')
         line_printf(l, " [thread=%s]", thread_name);

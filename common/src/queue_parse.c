@@ -14,6 +14,7 @@
 #include "queue_int.h"
 #include "replay/queue.h"
 #include "replay/redact.h"
+#include "replay/url.h"
 
 #define PYJSON_MAX_DEPTH 1000 /* pyjson refuses deeper values, as Python would */
 #define UNIX_PATH_MAX 107     /* sun_path is 108 bytes with the terminator */
@@ -110,35 +111,20 @@ int replay_queue_consumer_id(const char *component, unsigned index, char *buf, s
 
 /* ---- Redis URLs ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..len) into out (size outsz). An invalid escape is kept as
  * it is (as Python's unquote). Returns false when it does not fit or decodes to a
  * NUL byte (C strings all the way to hiredis). */
 static bool pct_decode(const char *s, size_t len, char *out, size_t outsz)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        }
-        if (o + 1 >= outsz || c == '\0')
-            return false;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return true;
+    char *dec = malloc(len + 1);
+    if (dec == NULL)
+        return false;
+    size_t n = replay_url_decode(s, len, false, dec);
+    bool ok = n + 1 <= outsz && memchr(dec, '\0', n) == NULL;
+    if (ok)
+        memcpy(out, dec, n + 1);
+    free(dec);
+    return ok;
 }
 
 /* Parses a non-negative decimal in [s, s+len) no larger than max. */

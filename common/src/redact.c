@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay/url.h"
+
 #define MAX_SECRETS 64
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,36 +60,13 @@ void replay_redact_reset(void)
     pthread_mutex_unlock(&registry_lock);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Registers the percent-decoded form of s[0..len) when it differs from the raw one. */
+/* Registers the percent-decoded form of s[0..len) too. */
 static void add_decoded_secret(const char *s, size_t len, int plus_is_space)
 {
     char *dec = malloc(len + 1);
     if (dec == NULL)
         return;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hexval(s[i + 2]) >= 0 &&
-            hexval(s[i + 1]) >= 0) {
-            dec[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else if (plus_is_space && s[i] == '+') {
-            dec[o++] = ' ';
-        } else {
-            dec[o++] = s[i];
-        }
-    }
-    add_secret_n(dec, o);
+    add_secret_n(dec, replay_url_decode(s, len, plus_is_space, dec));
     free(dec);
 }
 

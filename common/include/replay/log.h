@@ -57,6 +57,8 @@ void replay_log_set_thread_name(const char *name);
 /* "DEBUG", "INFO", "WARNING"/"WARN", "ERROR", "CRITICAL", "DISABLED" (any case).
  * Returns 0 or REPLAY_EINVAL. */
 REPLAY_MUST_CHECK int replay_log_parse_level(const char *text, enum replay_log_level *out);
+/* "DEBUG", "INFO", ... for a level (static text). */
+const char *replay_log_level_name(enum replay_log_level level);
 /* "json" or "text" (any case). Returns 0 or REPLAY_EINVAL. */
 REPLAY_MUST_CHECK int replay_log_parse_format(const char *text, enum replay_log_format *out);
 
