@@ -34,7 +34,7 @@ done
 
 head -c $((MIB << 20)) /dev/urandom >"$T/big"
 rows=()
-declare -A best_secs
+declare -A best_secs=()
 
 # Commands of one scheme are registered with add, then run_round runs them
 # REPEAT times in turns (ours, reference, ours, ...), so that both see the same

@@ -54,7 +54,7 @@ ours() {
 }
 
 load0=$(cut -d' ' -f1 /proc/loadavg)
-declare -A r
+declare -A r=()
 keep() { # keep NAME RATE: the best of the repeats
   if [ -z "${r[$1]:-}" ] || awk -v a="$2" -v b="${r[$1]}" 'BEGIN {exit !(a > b)}'; then r[$1]=$2; fi
 }

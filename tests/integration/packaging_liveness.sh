@@ -52,7 +52,7 @@ YML
 
 # Two instances per service: "ok" runs normally and is stopped later; "hang"
 # gets a thread that hangs after $HANG s.
-declare -A pid
+declare -A pid=()
 start() { # NAME SERVICE [ENV...]
   local name=$1 svc=$2; shift 2
   env REPLAY_REDIS_URL="$REDIS_URL" REPLAY_REDIS_PERSISTENT_URL="$REDIS_URL" \
@@ -74,7 +74,7 @@ for n in "${!pid[@]}"; do
 done
 
 note "hung thread: probe fails while the process runs; others stay healthy past the window"
-declare -A down
+declare -A down=()
 stop_at=$((t0 + WINDOW + BEAT + 3))
 while [ "$(date +%s)" -lt "$stop_at" ]; do
   for s in "${SERVICES[@]}"; do
