@@ -404,6 +404,17 @@ int replay__fs_perform(CURL *h, struct replay__fs_req *req, const char *what, co
     return replay_err_set(err, curl_code_class(rc), "%s %s: %s", what, shown, why);
 }
 
+int replay__fs_get_to_fd(struct replay_filestore *fs, CURL *h, const char *url, int fd,
+                         const char *what, struct replay_err *err)
+{
+    struct replay__fs_req req;
+    replay__fs_req_init(&req);
+    req.fs = fs;
+    req.out_fd = fd;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    return replay__fs_perform(h, &req, what, fs->shown, err);
+}
+
 /* Copies an XML element's text from an error body, made printable. */
 static void error_field(const struct replay__fs_buf *body, const char *tag, char *out,
                         size_t outsz)

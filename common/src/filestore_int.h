@@ -191,6 +191,10 @@ CURL *replay__fs_curl(struct replay_filestore *fs, bool verify, struct replay_er
  * answer is success here: the caller reads req->status. */
 int replay__fs_perform(CURL *h, struct replay__fs_req *req, const char *what,
                        const char *shown, struct replay_err *err);
+/* Runs a download of `url` into fd on h (ftp RETR, sftp get): a request with
+ * only an output, performed as replay__fs_perform does. */
+int replay__fs_get_to_fd(struct replay_filestore *fs, CURL *h, const char *url, int fd,
+                         const char *what, struct replay_err *err);
 /* Maps an HTTP status to a code with message "<what> <shown>: [<status>]
  * <Code>: <Message>" (the XML error of the body when there is one). */
 int replay__fs_http_error(const struct replay__fs_req *req, const struct replay__fs_buf *body,

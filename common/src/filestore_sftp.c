@@ -290,12 +290,7 @@ static int sftp_download(struct replay_filestore *fs, const char *name, int fd,
     CURL *h = rc == 0 ? sftp_handle(fs, err) : NULL;
     if (h == NULL)
         return rc != 0 ? rc : REPLAY_ENOMEM;
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    req.out_fd = fd;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    return replay__fs_perform(h, &req, "get", fs->shown, err);
+    return replay__fs_get_to_fd(fs, h, url, fd, "get", err);
 }
 
 static int sftp_exists(struct replay_filestore *fs, const char *name, bool *exists,
