@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "replay/app.h"
 #include "replay/config.h"
 #include "replay/redact.h"
 
@@ -11,7 +12,7 @@ static void config_usage(FILE *f)
 {
     fprintf(f, "usage: replay-ctl [--config PATH] config [--check] [--for creator|loader]\n\n"
                "Without options: prints the effective configuration as JSON, secrets masked.\n"
-               "--check: validates it (YAML, keys, types, Redis and logging settings) and\n"
+               "--check: validates it (YAML, keys, types, Redis URLs, logging settings) and\n"
                "prints only warnings and errors; with --for, also checks that the client\n"
                "section can be used by that side's services. Exit 0 valid, 2 invalid.\n");
 }
@@ -41,7 +42,8 @@ int ctl_config(int argc, char **argv, const struct ctl_globals *g)
     for (size_t i = 0; i < cfg->warnings.count; i++)
         fprintf(stderr, "replay-ctl config: warning: %s\n", cfg->warnings.items[i]);
     int code = 0;
-    if (side != NULL && replay_config_check_client(cfg, side, &err) != 0) {
+    if (replay_app_check_redis_urls(cfg, &err) != 0 ||
+        (side != NULL && replay_config_check_client(cfg, side, &err) != 0)) {
         code = ctl_fail("config", 2, "%s", err.msg);
     } else if (check) {
         printf("%s: valid\n", cfg->source_path ? cfg->source_path : "defaults (no file)");

@@ -100,3 +100,17 @@ set +e; wait "$pid"; code=$?; set -e
 assert_eq 1 "$code" "exit code after a second signal"
 [ $((SECONDS - start)) -le 3 ] || fail "second signal took $((SECONDS - start)) s"
 assert_file_contains "$T/twice.log" "Second signal SIGTERM: exiting at once"
+
+note "a Redis URL the queue module cannot use is a configuration error at start (exit 2)"
+for url in "rediss://:pw@redis:6380/0" "redis://host:notaport/0" "http://redis:6379"; do
+  run env REPLAY_REDIS_URL="$url" REPLAY_HEARTBEAT_FILE="$T/hb-redis" \
+    "$(bin replay-creator)" --config "$T/api.yml" --log-format text
+  assert_eq 2 "$rc" "exit code for REPLAY_REDIS_URL=$url"
+  assert_contains "$err" "Bad configuration: redis.url: "
+  assert_not_contains "$err" ":pw@" "message for $url"
+  run env REPLAY_REDIS_PERSISTENT_URL="$url" "$(bin replay-ctl)" --config "$T/api.yml" config --check
+  assert_eq 2 "$rc" "replay-ctl config --check exit for $url"
+  assert_contains "$err" "redis.persistent_url: "
+done
+run env REPLAY_REDIS_URL="rediss://:pw@redis:6380/0" "$(bin replay-loader)" --config "$T/api.yml"
+assert_contains "$err" "hiredis"
