@@ -915,6 +915,7 @@ static void register_secrets(const struct replay_config *cfg)
         const char *key = clients[i]->apikey;
         const char *colon = key ? strchr(key, ':') : NULL;
         replay_redact_add_secret(colon ? colon + 1 : key);
+        replay_redact_add_url_secrets(clients[i]->host);
     }
     replay_redact_add_url_secrets(cfg->creator.output_filestore);
     replay_redact_add_url_secrets(cfg->redis.url);
@@ -963,9 +964,12 @@ int replay_config_check_client(const struct replay_config *cfg, const char *sect
                               "%s.client.type: \"direct\" (database access without the REST API) "
                               "is not built yet; set %s.client.type: api with client.options "
                               "host, user and apikey", section, section);
-    if (strncmp(c->host, "http://", 7) != 0 && strncmp(c->host, "https://", 8) != 0)
+    if (strncmp(c->host, "http://", 7) != 0 && strncmp(c->host, "https://", 8) != 0) {
+        char shown[MAX_ECHO + 16];
+        replay_redact_url(c->host, shown, sizeof(shown)); /* it may hold user:password@ */
         return replay_err_set(err, REPLAY_ECONFIG, "%s.client.options.host: expected an http:// "
-                              "or https:// URL, got \"%.*s\"", section, MAX_ECHO, c->host);
+                              "or https:// URL, got \"%s\"", section, shown);
+    }
     const char *colon = strchr(c->apikey, ':');
     if (colon == NULL || colon == c->apikey || colon[1] == '\0')
         return replay_err_set(err, REPLAY_ECONFIG, "%s.client.options.apikey: expected "

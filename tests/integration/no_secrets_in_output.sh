@@ -5,13 +5,13 @@
 # output for those secrets.
 . "$(dirname "$0")/lib.sh"
 
-secrets=(S3cretApiKeyCreator S3cretApiKeyLoader FtpPassw0rdXyz RedisPassw0rdQrs AzureKeyMnop42)
+secrets=(S3cretApiKeyCreator S3cretApiKeyLoader FtpPassw0rdXyz RedisPassw0rdQrs AzureKeyMnop42 HostPassw0rdUvw)
 export REPLAY_AL_CONFIG_PATH=$T/no-config.yml
 export LOADER_KEY="writer:${secrets[1]}"
 export REPLAY_REDIS_URL="redis://:${secrets[3]}@127.0.0.1:1/0"
 cat >"$T/replay.yml" <<YML
 creator:
-  client: {type: api, options: {host: "http://127.0.0.1:9", apikey: "reader:${secrets[0]}"}}
+  client: {type: api, options: {host: "http://proxyuser:${secrets[5]}@127.0.0.1:9", apikey: "reader:${secrets[0]}"}}
   output_filestore: "ftp://drop:${secrets[2]}@127.0.0.1:1/out?access_key=${secrets[4]}"
 loader:
   client: {type: api, options: {host: "http://127.0.0.1:9", apikey: "\${LOADER_KEY}"}}
@@ -27,6 +27,9 @@ log=$T/all-output
   done
   "$(bin replay-ctl)" --config "$T/replay.yml" config || true
   "$(bin replay-ctl)" --config "$T/replay.yml" config --check --for loader || true
+  # A host with a password and a scheme the client refuses.
+  sed "s#http://proxyuser#ftp://proxyuser#" "$T/replay.yml" >"$T/bad-host.yml"
+  "$(bin replay-creator)" --config "$T/bad-host.yml" || true
   # A config error whose value is a secret.
   printf 'creator:\n  client:\n    options:\n      apikey: [%s]\n' "${secrets[0]}" >"$T/bad.yml"
   "$(bin replay-loader)" --config "$T/bad.yml" || true

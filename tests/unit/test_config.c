@@ -466,6 +466,13 @@ static void test_config_check_client_refuses_direct_and_bad_options(void **state
     assert_int_equal(replay_config_check_client(cfg, "creator", &err), REPLAY_ECONFIG);
     assert_non_null(strstr(err.msg, "creator.client.options.host: expected an http://"));
     replay_config_free(cfg);
+    cfg = parse_ok("creator: {client: {type: api, options: {host: 'ftp://u:hostpassword@x', "
+                   "apikey: 'a:b'}}}\n");
+    replay_err_clear(&err);
+    assert_int_equal(replay_config_check_client(cfg, "creator", &err), REPLAY_ECONFIG);
+    assert_non_null(strstr(err.msg, "got \"ftp://u:***@x\""));
+    assert_null(strstr(err.msg, "hostpassword"));
+    replay_config_free(cfg);
     cfg = parse_ok("creator: {client: {type: api, options: {apikey: 'nocolonsecret'}}}\n");
     replay_err_clear(&err);
     assert_int_equal(replay_config_check_client(cfg, "creator", &err), REPLAY_ECONFIG);
