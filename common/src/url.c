@@ -1,5 +1,67 @@
-/* url: percent-decoding shared by the URL parsers and redact. */
+/* url: splitting and percent-decoding shared by the URL parsers and redact. */
 #include "replay/url.h"
+
+#include <string.h>
+
+static bool scheme_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '-' || c == '.';
+}
+
+static struct replay_url_range range(const char *from, const char *to)
+{
+    return (struct replay_url_range){from, (size_t)(to - from)};
+}
+
+/* userinfo@hostport: the userinfo ends at the last '@', the user at its first ':'. */
+static void split_authority(const char *a, const char *end, struct replay_url_parts *out)
+{
+    const char *at = NULL;
+    for (const char *c = a; c < end; c++) {
+        if (*c == '@')
+            at = c;
+    }
+    if (at == NULL) {
+        out->hostport = range(a, end);
+        return;
+    }
+    out->userinfo = range(a, at);
+    const char *colon = memchr(a, ':', (size_t)(at - a));
+    out->user = range(a, colon != NULL ? colon : at);
+    if (colon != NULL)
+        out->password = range(colon + 1, at);
+    out->hostport = range(at + 1, end);
+}
+
+bool replay_url_split(const char *url, struct replay_url_parts *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *sep = url != NULL ? strstr(url, "://") : NULL;
+    if (sep == NULL || sep == url)
+        return false;
+    for (const char *p = url; p < sep; p++) {
+        if (!scheme_char(*p))
+            return false;
+    }
+    out->scheme = range(url, sep);
+    const char *a = sep + 3;
+    const char *a_end = a + strcspn(a, "/?#");
+    split_authority(a, a_end, out);
+    const char *p = a_end;
+    const char *p_end = p + strcspn(p, "?#");
+    if (p_end > p)
+        out->path = range(p, p_end);
+    if (*p_end == '?') {
+        const char *q = p_end + 1;
+        const char *q_end = q + strcspn(q, "#");
+        out->query = range(q, q_end);
+        p_end = q_end;
+    }
+    if (*p_end == '#')
+        out->fragment = range(p_end + 1, p_end + 1 + strlen(p_end + 1));
+    return true;
+}
 
 static int hexval(char c)
 {

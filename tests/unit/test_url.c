@@ -1,4 +1,5 @@
-/* Unit tests of common/url: percent-decoding as Python's unquote/unquote_plus. */
+/* Unit tests of common/url: splitting as Python's urlsplit, percent-decoding as
+ * unquote/unquote_plus. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,6 +47,85 @@ static void test_url_decode_reports_embedded_nul_by_length(void **state)
     expect("a%00b", false, "a\0b", 3);
 }
 
+static void assert_range(struct replay_url_range r, const char *want)
+{
+    if (want == NULL) {
+        assert_null(r.ptr);
+        assert_int_equal(r.len, 0);
+        return;
+    }
+    assert_non_null(r.ptr);
+    assert_int_equal(r.len, strlen(want));
+    assert_memory_equal(r.ptr, want, r.len);
+}
+
+static void test_url_split_userinfo_ends_at_the_last_at_and_user_at_the_first_colon(void **state)
+{
+    (void)state;
+    struct replay_url_parts u;
+    assert_true(replay_url_split(
+        "s3://al_storage_key:Ch@ngeTh!s:Pa33@localhost:9000?s3_bucket=al&use_ssl=False", &u));
+    assert_range(u.scheme, "s3");
+    assert_range(u.userinfo, "al_storage_key:Ch@ngeTh!s:Pa33");
+    assert_range(u.user, "al_storage_key");
+    assert_range(u.password, "Ch@ngeTh!s:Pa33");
+    assert_range(u.hostport, "localhost:9000");
+    assert_range(u.path, NULL);
+    assert_range(u.query, "s3_bucket=al&use_ssl=False");
+    assert_range(u.fragment, NULL);
+}
+
+static void test_url_split_parts_absent_or_empty(void **state)
+{
+    (void)state;
+    struct replay_url_parts u;
+    assert_true(replay_url_split("file:///tmp/replay/output", &u));
+    assert_range(u.userinfo, NULL);
+    assert_range(u.user, NULL);
+    assert_range(u.password, NULL);
+    assert_range(u.hostport, "");
+    assert_range(u.path, "/tmp/replay/output");
+
+    assert_true(replay_url_split("redis://user@[::1]:6379/2#frag", &u));
+    assert_range(u.user, "user");
+    assert_range(u.password, NULL);
+    assert_range(u.hostport, "[::1]:6379");
+    assert_range(u.path, "/2");
+    assert_range(u.query, NULL);
+    assert_range(u.fragment, "frag");
+
+    assert_true(replay_url_split("ftp://:@h?#", &u));
+    assert_range(u.user, "");
+    assert_range(u.password, "");
+    assert_range(u.hostport, "h");
+    assert_range(u.query, "");
+    assert_range(u.fragment, "");
+}
+
+static void test_url_split_authority_ends_at_slash_query_or_fragment(void **state)
+{
+    (void)state;
+    struct replay_url_parts u;
+    /* An '@' after the authority is part of the path, not a userinfo. */
+    assert_true(replay_url_split("sftp://host/dir/a@b?k=v@w", &u));
+    assert_range(u.userinfo, NULL);
+    assert_range(u.hostport, "host");
+    assert_range(u.path, "/dir/a@b");
+    assert_range(u.query, "k=v@w");
+}
+
+static void test_url_split_refuses_text_that_is_not_a_url(void **state)
+{
+    (void)state;
+    struct replay_url_parts u;
+    assert_false(replay_url_split("/tmp/replay", &u));
+    assert_false(replay_url_split("://host", &u));
+    assert_false(replay_url_split("a b://host", &u));
+    assert_false(replay_url_split("dir/x://host", &u));
+    assert_false(replay_url_split(NULL, &u));
+    assert_range(u.scheme, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -53,6 +133,10 @@ int main(void)
         cmocka_unit_test(test_url_decode_plus_is_space_only_when_asked),
         cmocka_unit_test(test_url_decode_keeps_invalid_escapes),
         cmocka_unit_test(test_url_decode_reports_embedded_nul_by_length),
+        cmocka_unit_test(test_url_split_userinfo_ends_at_the_last_at_and_user_at_the_first_colon),
+        cmocka_unit_test(test_url_split_parts_absent_or_empty),
+        cmocka_unit_test(test_url_split_authority_ends_at_slash_query_or_fragment),
+        cmocka_unit_test(test_url_split_refuses_text_that_is_not_a_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
