@@ -26,12 +26,11 @@ static void usage(FILE *f)
 
 int ctl_fail(const char *cmd, int code, const char *fmt, ...)
 {
-    char raw[4096], safe[4096];
+    char safe[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    replay_redact_vformat(safe, sizeof(safe), fmt, ap);
     va_end(ap);
-    replay_redact(raw, safe, sizeof(safe));
     fprintf(stderr, "replay-ctl %s: %s\n", cmd, safe);
     return code;
 }
