@@ -445,7 +445,6 @@ static void loop_close(struct replay_supervisor *s)
 
 int replay_supervisor_run(struct replay_supervisor *s, struct replay_err *err)
 {
-    signal(SIGPIPE, SIG_IGN); /* broken sockets are errors to handle, not deaths */
     int rc = loop_open(s, err);
     if (rc != 0) {
         loop_close(s);

@@ -1,4 +1,5 @@
 /* replay-ctl: the operator's command line; dispatches to one file per command. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,7 @@ int ctl_fail(const char *cmd, int code, const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     struct ctl_globals g = {0};
     int i = 1;
     replay_log_init(REPLAY_LOGGER_CTL, REPLAY_LOG_WARNING, REPLAY_LOG_TEXT, 2);
