@@ -4,14 +4,19 @@
  * healthy, the drain deadline. Signals are tested on real processes in
  * tests/integration/supervisor.sh.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -244,6 +249,60 @@ static void test_supervisor_bad_arguments(void **state)
     replay_supervisor_stop(NULL);
 }
 
+/* In a child: leaves exactly `free_fds` descriptors free, then runs a supervisor
+ * that was asked to stop. Exit 0: it ran; 1: it failed with REPLAY_EIO and said
+ * why; 2: anything else. A crash or hang is a signal (alarm bounds the hang). */
+static void run_with_free_fds(int free_fds)
+{
+    /* cmocka's handlers would catch a crash here and run the other tests again. */
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+        signal(fatal[i], SIG_DFL);
+    alarm(20);
+    struct rlimit rl = {.rlim_cur = 64, .rlim_max = 64};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        _exit(3);
+    int fds[64], n = 0;
+    while (n < 64 && (fds[n] = open("/dev/null", O_RDONLY)) >= 0)
+        n++;
+    for (int i = 0; i < free_fds && n > 0; i++)
+        close(fds[--n]);
+    struct replay_supervisor_options o = fast_options();
+    o.heartbeat_file = NULL;
+    struct replay_supervisor *s = NULL;
+    struct replay_err err = {0};
+    if (replay_supervisor_new(&o, &s, &err) != 0)
+        _exit(2);
+    replay_supervisor_stop(s);
+    int rc = replay_supervisor_run(s, &err);
+    replay_supervisor_free(s);
+    if (rc == 0)
+        _exit(0);
+    _exit(rc == REPLAY_EIO && strstr(err.msg, "supervisor: ") != NULL ? 1 : 2);
+}
+
+static void test_supervisor_libuv_set_up_failure_is_an_error_not_a_crash(void **state)
+{
+    (void)state;
+    /* With no descriptor left uv_loop_init fails; with a few, a later handle does;
+     * with enough the supervisor runs. Each case: an error or a run, never a crash. */
+    for (int free_fds = 0; free_fds <= 8; free_fds++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            run_with_free_fds(free_fds);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status))
+            fail_msg("%d free fds: the child died of signal %d", free_fds, WTERMSIG(status));
+        int code = WEXITSTATUS(status);
+        if (free_fds == 0 && code != 1)
+            fail_msg("no free fd: exit %d, expected the uv_loop_init error", code);
+        if (code != 0 && code != 1)
+            fail_msg("%d free fds: exit %d", free_fds, code);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_supervisor_drain_deadline_gives_timed_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_supervisor_drain_within_deadline_is_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_supervisor_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_supervisor_libuv_set_up_failure_is_an_error_not_a_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
