@@ -19,7 +19,8 @@
  * replay_supervisor_options_default()):
  *   REPLAY_STALL_SECONDS    stall timeout (default 60)
  *   REPLAY_DRAIN_SECONDS    drain deadline after the first signal (default 30)
- * Test builds (REPLAY_TEST_HOOKS) also honour REPLAY_TEST_FAULT:
+ * Test builds (CMake -DREPLAY_TEST_HOOKS=ON, as scripts/test configures them; off
+ * by default and in the image) also honour REPLAY_TEST_FAULT:
  *   "hang-after:<s>"   adds a thread "Test fault hook" that makes progress, then
  *                      after <s> seconds hangs without progress (liveness tests);
  *   "crash-loop"       adds a thread "Test fault hook" that fails at once, always;
