@@ -12,6 +12,7 @@
 
 #include "replay/config.h"
 #include "replay/redact.h"
+#include "test_env.h"
 
 static char data_dir[1024];
 static char tmp_dir[256];
@@ -20,36 +21,20 @@ static int setup_env(void **state)
 {
     (void)state;
     /* No config.yml and no Redis/log overrides leak in from the environment. */
-    static const char *const vars[] = {"REPLAY_CONFIG_PATH", "REPLAY_REDIS_URL",
-        "REPLAY_REDIS_PERSISTENT_URL", "AL_LOG_LEVEL", "LOG_LEVEL", "REPLAY_LOG_FORMAT",
-        "REPLAY_HEARTBEAT_FILE"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-        unsetenv(vars[i]);
     snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/replay-test-config.XXXXXX");
-    assert_non_null(mkdtemp(tmp_dir));
-    char al[512];
-    snprintf(al, sizeof(al), "%s/no-config.yml", tmp_dir);
-    setenv("REPLAY_AL_CONFIG_PATH", al, 1);
-    return 0;
+    return test_env_setup(tmp_dir);
 }
 
 static int teardown_env(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
+    return test_env_teardown(tmp_dir);
 }
 
-static char *write_tmp(const char *name, const char *text)
+static const char *write_tmp(const char *name, const char *text)
 {
-    static char path[512];
-    snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    const char *path = test_env_write(tmp_dir, name, text);
+    assert_non_null(path);
     return path;
 }
 
@@ -462,7 +447,7 @@ static void test_config_fifo_is_refused_at_once_not_read(void **state)
 static void test_config_redis_urls_resolve_in_documented_order(void **state)
 {
     (void)state;
-    char *al = write_tmp("config.yml",
+    const char *al = write_tmp("config.yml",
         "core:\n  redis:\n    nonpersistent: {host: redis-volatile, port: 6379}\n"
         "    persistent: {host: redis-persistent, port: '6380'}\n  other: ignored\n"
         "logging:\n  log_level: WARNING\n  log_as_json: false\n  heartbeat_file: /tmp/hb\n"
@@ -507,7 +492,7 @@ static void test_config_redis_urls_resolve_in_documented_order(void **state)
 static void test_config_bad_assemblyline_config_names_its_file(void **state)
 {
     (void)state;
-    char *al = write_tmp("bad-config.yml", "core:\n  redis:\n    persistent: {port: lots}\n");
+    const char *al = write_tmp("bad-config.yml", "core:\n  redis:\n    persistent: {port: lots}\n");
     setenv("REPLAY_AL_CONFIG_PATH", al, 1);
     struct replay_config *cfg = NULL;
     struct replay_err err = {0};
