@@ -7,6 +7,7 @@
  *   gen_mixed MIB > file
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,7 @@ static void fill_text(unsigned char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     if (argc != 2 || atol(argv[1]) <= 0) {
         fprintf(stderr, "usage: gen_mixed MIB > file\n");
         return 2;

@@ -11,6 +11,7 @@
  *   bench_queue URL MESSAGES CONSUMERS
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,7 @@ static int run_consumers(struct shared *s, int consumers, bool push, uint64_t *m
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     if (argc != 4) {
         fprintf(stderr, "usage: bench_queue URL MESSAGES CONSUMERS\n");
         return 2;

@@ -1,6 +1,7 @@
 /* app: command line, logging, configuration and supervisor for every executable. */
 #include "replay/app.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,7 @@ void replay_app_free(struct replay_app *a)
 int replay_app_main(const struct replay_app_desc *d, int argc, char **argv,
                     replay_app_setup_fn setup, void *arg)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     struct replay_app *app = NULL;
     int code;
     if (!replay_app_init(&app, d, argc, argv, &code))

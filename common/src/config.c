@@ -32,23 +32,29 @@
  * Environment substitution (formats.md §6.4)
  * ------------------------------------------------------------------------- */
 
+/* The substituted text, capped at REPLAY_CONFIG_MAX_BYTES: a long value referenced
+ * many times could otherwise grow it without bound. */
 struct sbuf {
     char *buf;
     size_t len, cap;
-    int failed;
+    int failed; /* 0, REPLAY_ENOMEM or REPLAY_ETOOBIG */
 };
 
 static void sbuf_put(struct sbuf *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
+    if (n > REPLAY_CONFIG_MAX_BYTES - b->len) {
+        b->failed = REPLAY_ETOOBIG;
+        return;
+    }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
         while (cap < b->len + n + 1)
             cap *= 2;
         char *nb = realloc(b->buf, cap);
         if (nb == NULL) {
-            b->failed = 1;
+            b->failed = REPLAY_ENOMEM;
             return;
         }
         b->buf = nb;
@@ -86,10 +92,12 @@ static void put_variable(struct sbuf *b, const char *name, size_t n, const char 
         sbuf_put(b, orig, orig_len);
 }
 
-char *replay_config_substitute(const char *text, size_t len, size_t *out_len)
+int replay_config_substitute(const char *text, size_t len, const char *name, char **out,
+                             size_t *out_len, struct replay_err *err)
 {
     struct sbuf b = {0};
     size_t i = 0;
+    *out = NULL;
     sbuf_put(&b, "", 0);
     while (i < len && !b.failed) {
         const char *dollar = memchr(text + i, '$', len - i);
@@ -128,11 +136,15 @@ char *replay_config_substitute(const char *text, size_t len, size_t *out_len)
     }
     if (b.failed) {
         free(b.buf);
-        return NULL;
+        if (b.failed == REPLAY_ETOOBIG)
+            return replay_err_set(err, REPLAY_ETOOBIG, "%s: larger than %u MiB after environment "
+                                  "substitution", name, REPLAY_CONFIG_MAX_BYTES >> 20);
+        return replay_err_set(err, REPLAY_ENOMEM, "%s: out of memory", name);
     }
     if (out_len != NULL)
         *out_len = b.len;
-    return b.buf;
+    *out = b.buf;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -698,7 +710,9 @@ static int merge_yaml(const char *text, size_t len, const char *name, const stru
 static int read_small_file(const char *path, char **out, size_t *out_len, struct replay_err *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Non-blocking, so that a FIFO (or a device) is refused at once by the check
+     * below instead of blocking the open until some writer comes. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT)
             return REPLAY_ENOTFOUND;
@@ -767,9 +781,9 @@ int replay_config_parse(const char *text, size_t len, const char *name,
         return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     int rc = config_defaults(cfg);
     size_t slen = 0;
-    char *subst = rc == 0 ? replay_config_substitute(text, len, &slen) : NULL;
-    if (rc == 0 && subst == NULL)
-        rc = REPLAY_ENOMEM;
+    char *subst = NULL;
+    if (rc == 0)
+        rc = replay_config_substitute(text, len, name, &subst, &slen, err);
     if (rc == 0)
         rc = merge_yaml(subst, slen, name, &replay_schema, cfg, &cfg->warnings, err);
     if (rc == 0)
@@ -831,10 +845,11 @@ static int load_al_config(struct al_config *al, int *found, struct replay_err *e
         return rc;
     *found = 1;
     size_t slen = 0;
-    char *subst = replay_config_substitute(text, len, &slen);
+    char *subst = NULL;
+    rc = replay_config_substitute(text, len, path, &subst, &slen, err);
     free(text);
-    if (subst == NULL)
-        return REPLAY_ENOMEM;
+    if (rc != 0)
+        return rc;
     rc = merge_yaml(subst, slen, path, &al_schema, al, NULL, err);
     free(subst);
     return rc;

@@ -2,10 +2,14 @@
 #include "replay/log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pyjson_int.h"
 #include "replay/redact.h"
 
-#define LINE_MAX_BYTES (REPLAY_LOG_MAX_MESSAGE * 7 + 4096)
+/* A message escapes to at most 6 bytes per byte (\u00XX, \ufffd); the header
+ * (logger and host name escaped, thread name) takes less than 4 KiB; the rest is for
+ * structured fields. */
+#define LINE_MAX_BYTES (REPLAY_LOG_MAX_MESSAGE * 6 + 16384)
 
 static struct {
     char logger[128];
@@ -135,59 +143,59 @@ const char *replay_log_level_name(enum replay_log_level level)
     return "INFO";
 }
 
-/* A growing line buffer with a fixed ceiling: output past it is dropped. */
+/* One line, built in a fixed buffer. The header and the message always fit (see
+ * LINE_MAX_BYTES); a structured field that does not is left out, whole, so the line
+ * stays valid JSON. The last LINE_CLOSE bytes are kept for the closing brackets and
+ * the newline. */
+#define LINE_CLOSE 8
 struct line {
     char buf[LINE_MAX_BYTES];
     size_t len;
+    bool full; /* a put did not fit; the caller rolls back to its mark */
 };
+
+_Static_assert(LINE_MAX_BYTES - LINE_CLOSE >
+                   6 * (REPLAY_LOG_MAX_MESSAGE + 2 * sizeof(log_state.logger) +
+                        sizeof(log_state.hostname) + 64 /* thread name */) + 1024,
+               "the header and the message of a line always fit");
 
 static void line_put(struct line *l, const char *s, size_t n)
 {
-    if (l->len + n > sizeof(l->buf) - 2)
-        n = sizeof(l->buf) - 2 - l->len;
+    if (l->full || l->len + n > sizeof(l->buf) - LINE_CLOSE) {
+        l->full = true;
+        return;
+    }
     memcpy(l->buf + l->len, s, n);
     l->len += n;
+}
+
+static void line_sink(void *ctx, const char *s, size_t n)
+{
+    line_put(ctx, s, n);
 }
 
 static void line_printf(struct line *l, const char *fmt, ...) REPLAY_PRINTF(2, 3);
 static void line_printf(struct line *l, const char *fmt, ...)
 {
+    if (l->full)
+        return;
+    /* The terminating NUL may land in the closing reserve; it is not part of the line. */
+    size_t room = sizeof(l->buf) - LINE_CLOSE - l->len;
     va_list ap;
     va_start(ap, fmt);
-    size_t room = sizeof(l->buf) - 2 - l->len;
     int n = vsnprintf(l->buf + l->len, room + 1, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        l->len += (size_t)n < room ? (size_t)n : room;
+    if (n < 0 || (size_t)n > room)
+        l->full = true;
+    else
+        l->len += (size_t)n;
 }
 
-/* A JSON string literal, ASCII-only as Python's json.dumps (ensure_ascii) writes it. */
+/* A JSON string literal exactly as Python's json.dumps writes the str (one escaper
+ * for the library: pyjson's). Bytes that are not UTF-8 become U+FFFD. */
 static void line_json_string(struct line *l, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    line_put(l, "\"", 1);
-    for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
-        char esc[8];
-        switch (*c) {
-        case '"': line_put(l, "\\\"", 2); continue;
-        case '\\': line_put(l, "\\\\", 2); continue;
-        case '\n': line_put(l, "\\n", 2); continue;
-        case '\r': line_put(l, "\\r", 2); continue;
-        case '\t': line_put(l, "\\t", 2); continue;
-        case '\b': line_put(l, "\\b", 2); continue;
-        case '\f': line_put(l, "\\f", 2); continue;
-        default: break;
-        }
-        if (*c < 0x20 || *c >= 0x7f) {
-            /* Bytes are escaped one by one: the message is not required to be UTF-8. */
-            esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-            esc[4] = hex[*c >> 4]; esc[5] = hex[*c & 15];
-            line_put(l, esc, 6);
-        } else {
-            line_put(l, (const char *)c, 1);
-        }
-    }
-    line_put(l, "\"", 1);
+    (void)replay__pyjson_escape(s, strlen(s), REPLAY__PYJSON_REPLACE, line_sink, l);
 }
 
 static void format_time(char *out, size_t outsz)
@@ -200,32 +208,66 @@ static void format_time(char *out, size_t outsz)
     snprintf(out + n, outsz - n, ",%03d", (int)(tv.tv_usec / 1000));
 }
 
-static void line_json_fields(struct line *l, const struct replay_log_field *f, size_t n)
+/* One structured field, JSON or text. */
+static void line_field(struct line *l, bool json, const struct replay_log_field *f)
+{
+    char value[1024];
+    if (f->str != NULL)
+        replay_redact(f->str, value, sizeof(value));
+    if (json) {
+        line_json_string(l, f->key);
+        line_put(l, ": ", 2);
+        if (f->str != NULL)
+            line_json_string(l, value);
+        else
+            line_printf(l, "%lld", f->num);
+    } else if (f->str != NULL) {
+        line_printf(l, " %s=%s", f->key, value);
+    } else {
+        line_printf(l, " %s=%lld", f->key, f->num);
+    }
+}
+
+/* Appends into the reserve kept for the end of the line. */
+static void line_close(struct line *l, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+/* The thread name and the fields: JSON in a "replay" object, text as key=value.
+ * The first field that does not fit is left out, with those after it. */
+static void line_fields(struct line *l, bool json, const struct replay_log_field *f, size_t n)
 {
     if (n == 0 && thread_name[0] == '\0')
         return;
-    char value[1024];
-    line_put(l, ", \"replay\": { ", 14);
-    int first = 1;
+    bool first = true;
+    if (json)
+        line_put(l, ", \"replay\": { ", 14);
     if (thread_name[0] != '\0') {
-        line_put(l, "\"thread\": ", 10);
-        line_json_string(l, thread_name);
-        first = 0;
+        if (json) {
+            line_put(l, "\"thread\": ", 10);
+            line_json_string(l, thread_name);
+        } else {
+            line_printf(l, " [thread=%s]", thread_name);
+        }
+        first = false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!first)
+        size_t mark = l->len;
+        if (json && !first)
             line_put(l, ", ", 2);
-        first = 0;
-        line_json_string(l, f[i].key);
-        line_put(l, ": ", 2);
-        if (f[i].str != NULL) {
-            replay_redact(f[i].str, value, sizeof(value));
-            line_json_string(l, value);
-        } else {
-            line_printf(l, "%lld", f[i].num);
+        line_field(l, json, &f[i]);
+        if (l->full) {
+            l->len = mark;
+            l->full = false;
+            break;
         }
+        first = false;
     }
-    line_put(l, " }", 2);
+    if (json)
+        line_close(l, " }");
 }
 
 static void line_json(struct line *l, enum replay_log_level level, const char *when,
@@ -240,26 +282,51 @@ static void line_json(struct line *l, enum replay_log_level level, const char *w
     line_json_string(l, log_state.logger);
     line_printf(l, " }, \"process\": { \"pid\": \"%d\" }, \"message\": ", (int)getpid());
     line_json_string(l, msg);
-    line_json_fields(l, f, n);
-    line_put(l, "}", 1);
+    line_fields(l, true, f, n);
+    line_close(l, "}");
 }
 
 static void line_text(struct line *l, enum replay_log_level level, const char *when,
                       const char *msg, const struct replay_log_field *f, size_t n)
 {
-    char value[1024];
     line_printf(l, "%-16s %8s %s %d %40s | %s", when, replay_log_level_name(level), log_state.hostname,
                 (int)getpid(), log_state.logger, msg);
-    if (thread_name[0] != '\0')
-        line_printf(l, " [thread=%s]", thread_name);
-    for (size_t i = 0; i < n; i++) {
-        if (f[i].str != NULL) {
-            replay_redact(f[i].str, value, sizeof(value));
-            line_printf(l, " %s=%s", f[i].key, value);
-        } else {
-            line_printf(l, " %s=%lld", f[i].key, f[i].num);
+    line_fields(l, false, f, n);
+}
+
+/* Writes all of buf: again after EINTR and short writes, and after waiting when a
+ * non-blocking fd is full. Returns 0, or -1 on another error (the rest is lost). */
+static int write_all(int fd, const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w > 0) {
+            off += (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            (void)poll(&p, 1, 1000);
+        } else if (w == 0 || errno != EINTR) {
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Writes the whole line, however many write(2) calls it takes (short writes,
+ * EINTR, a full non-blocking pipe), under a process-wide lock, so lines of
+ * different threads never mix even past PIPE_BUF. A line cut by a write error
+ * is ended by a newline before the next one, which then starts on its own line. */
+static void line_write(const struct line *l)
+{
+    static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+    static bool last_cut;
+    pthread_mutex_lock(&write_lock);
+    int fd = log_state.fd;
+    if (last_cut)
+        (void)write_all(fd, "\n", 1);
+    last_cut = write_all(fd, l->buf, l->len) != 0;
+    pthread_mutex_unlock(&write_lock);
 }
 
 static void log_emit(enum replay_log_level level, const struct replay_log_field *f,
@@ -270,27 +337,20 @@ static void log_emit(enum replay_log_level level, const struct replay_log_field 
     if (level < (enum replay_log_level)atomic_load(&log_state.level) ||
         atomic_load(&log_state.level) >= REPLAY_LOG_DISABLED)
         return;
-    char raw[REPLAY_LOG_MAX_MESSAGE];
     char msg[REPLAY_LOG_MAX_MESSAGE];
     char when[64];
     static _Thread_local struct line l;
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    replay_redact(raw, msg, sizeof(msg));
+    /* Masked before it is cut, or the cut could leave the start of a secret. */
+    replay_redact_vformat(msg, sizeof(msg), fmt, ap);
     format_time(when, sizeof(when));
     l.len = 0;
+    l.full = false;
     if (atomic_load(&log_state.format) == REPLAY_LOG_TEXT)
         line_text(&l, level, when, msg, f, n);
     else
         line_json(&l, level, when, msg, f, n);
-    l.buf[l.len++] = '\n';
-    /* One write per line; a short write on a pipe is finished, not interleaved. */
-    size_t off = 0;
-    while (off < l.len) {
-        ssize_t w = write(log_state.fd, l.buf + off, l.len - off);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
+    line_close(&l, "\n");
+    line_write(&l);
 }
 
 void replay_log(enum replay_log_level level, const char *fmt, ...)

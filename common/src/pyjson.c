@@ -41,83 +41,117 @@ static void out_str(struct out *o, const char *s)
     out_put(o, s, strlen(s));
 }
 
-/* Decodes one UTF-8 sequence at s[*i..n); returns the code point or -1. */
-static long utf8_next(const unsigned char *s, size_t n, size_t *i)
+/* Decodes one UTF-8 sequence at s[*i..n), strictly: no overlong forms, no
+ * surrogates, nothing past U+10FFFF. Returns the code point, or -1 after moving *i
+ * past the maximal invalid subpart (the lead byte and the continuation bytes that
+ * could still have completed it), which is the unit Python's decoder replaces by
+ * one U+FFFD with errors="replace". */
+static long utf8_decode(const unsigned char *s, size_t n, size_t *i)
 {
-    unsigned char c = s[*i];
-    int extra;
+    unsigned char c = s[*i], lo = 0x80, hi = 0xbf;
+    size_t need;
     long cp;
     if (c < 0x80) {
         (*i)++;
         return c;
-    } else if ((c & 0xe0) == 0xc0) {
-        extra = 1; cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        extra = 2; cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        extra = 3; cp = c & 0x07;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+        need = 1; cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        need = 2; cp = c & 0x0f;
+        lo = c == 0xe0 ? 0xa0 : 0x80; /* overlong below U+0800 */
+        hi = c == 0xed ? 0x9f : 0xbf; /* surrogates U+D800..U+DFFF */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3; cp = c & 0x07;
+        lo = c == 0xf0 ? 0x90 : 0x80; /* overlong below U+10000 */
+        hi = c == 0xf4 ? 0x8f : 0xbf; /* past U+10FFFF */
     } else {
+        (*i)++;
         return -1;
     }
-    if (*i + (size_t)extra >= n)
-        return -1;
-    for (int k = 1; k <= extra; k++) {
-        unsigned char cc = s[*i + (size_t)k];
-        if ((cc & 0xc0) != 0x80)
-            return -1;
+    size_t k = 1;
+    for (; k <= need && *i + k < n; k++) {
+        unsigned char cc = s[*i + k];
+        if (cc < lo || cc > hi)
+            break;
         cp = (cp << 6) | (cc & 0x3f);
+        lo = 0x80;
+        hi = 0xbf;
     }
-    *i += (size_t)extra + 1;
-    return cp;
+    *i += k;
+    return k == need + 1 ? cp : -1;
 }
 
-static void out_u16(struct out *o, unsigned v)
+static void put_u16(replay__pyjson_sink put, void *ctx, unsigned v)
 {
     char esc[8];
     snprintf(esc, sizeof(esc), "\\u%04x", v & 0xffffu);
-    out_put(o, esc, 6);
+    put(ctx, esc, 6);
+}
+
+static void put_code_point(replay__pyjson_sink put, void *ctx, long cp)
+{
+    if (cp >= 0x10000) {
+        cp -= 0x10000;
+        put_u16(put, ctx, 0xd800u | (unsigned)(cp >> 10));
+        put_u16(put, ctx, 0xdc00u | (unsigned)(cp & 0x3ff));
+    } else {
+        put_u16(put, ctx, (unsigned)cp);
+    }
+}
+
+static const char *short_escape(unsigned char c)
+{
+    switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    default: return NULL;
+    }
+}
+
+int replay__pyjson_escape(const char *s, size_t n, unsigned flags, replay__pyjson_sink put,
+                          void *ctx)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    put(ctx, "\"", 1);
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && u[run] >= 0x20 && u[run] <= 0x7e && short_escape(u[run]) == NULL)
+            run++;
+        if (run > i) { /* printable ASCII goes out as it is, a run at a time */
+            put(ctx, s + i, run - i);
+            i = run;
+            continue;
+        }
+        const char *sf = short_escape(u[i]);
+        if (sf != NULL) {
+            put(ctx, sf, 2);
+            i++;
+            continue;
+        }
+        long cp = utf8_decode(u, n, &i);
+        if (cp < 0 && !(flags & REPLAY__PYJSON_REPLACE))
+            return -1;
+        put_code_point(put, ctx, cp < 0 ? 0xfffd : cp);
+    }
+    put(ctx, "\"", 1);
+    return 0;
+}
+
+static void out_sink(void *ctx, const char *s, size_t n)
+{
+    out_put(ctx, s, n);
 }
 
 static void dump_string(struct out *o, const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    out_put(o, "\"", 1);
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = u[i];
-        const char *shortform = NULL;
-        switch (c) {
-        case '"': shortform = "\\\""; break;
-        case '\\': shortform = "\\\\"; break;
-        case '\n': shortform = "\\n"; break;
-        case '\r': shortform = "\\r"; break;
-        case '\t': shortform = "\\t"; break;
-        case '\b': shortform = "\\b"; break;
-        case '\f': shortform = "\\f"; break;
-        default: break;
-        }
-        if (shortform != NULL) {
-            out_put(o, shortform, 2);
-            i++;
-        } else if (c >= 0x20 && c <= 0x7e) {
-            out_put(o, (const char *)&u[i], 1);
-            i++;
-        } else {
-            long cp = utf8_next(u, n, &i);
-            if (cp < 0) {
-                o->failed = 1;
-                return;
-            }
-            if (cp >= 0x10000) {
-                cp -= 0x10000;
-                out_u16(o, 0xd800u | (unsigned)(cp >> 10));
-                out_u16(o, 0xdc00u | (unsigned)(cp & 0x3ff));
-            } else {
-                out_u16(o, (unsigned)cp);
-            }
-        }
-    }
-    out_put(o, "\"", 1);
+    if (replay__pyjson_escape(s, n, 0, out_sink, o) != 0)
+        o->failed = 1;
 }
 
 /* Python repr of a float: shortest digits that round-trip, positional notation

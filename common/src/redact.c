@@ -2,16 +2,22 @@
 #include "replay/redact.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "replay/url.h"
 
-#define MAX_SECRETS 64
-
+/* The registry grows as secrets are registered, up to REPLAY_REDACT_MAX_SECRETS.
+ * A secret that cannot be registered (past the cap, or out of memory) must not be
+ * printed either, so from then on replay_redact() fails closed: it writes
+ * REPLAY_REDACT_WITHHELD instead of its input. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *secrets[MAX_SECRETS];
-static size_t n_secrets;
+static char **secrets;
+static size_t n_secrets, cap_secrets;
+static bool registry_failed;
 
 static const char *const secret_options[] = {
     "access_key", "client_secret", "private_key_pass", "sig", "password",
@@ -27,6 +33,24 @@ int replay_redact_is_secret_option(const char *name, size_t len)
     return 0;
 }
 
+/* Makes room for one more secret; false when the cap or memory says no. Locked. */
+static bool registry_reserve(void)
+{
+    if (n_secrets < cap_secrets)
+        return true;
+    if (cap_secrets >= REPLAY_REDACT_MAX_SECRETS)
+        return false;
+    size_t cap = cap_secrets ? cap_secrets * 2 : 16;
+    if (cap > REPLAY_REDACT_MAX_SECRETS)
+        cap = REPLAY_REDACT_MAX_SECRETS;
+    char **grown = realloc(secrets, cap * sizeof(*grown));
+    if (grown == NULL)
+        return false;
+    secrets = grown;
+    cap_secrets = cap;
+    return true;
+}
+
 static void add_secret_n(const char *s, size_t len)
 {
     if (s == NULL || len < REPLAY_REDACT_MIN_SECRET)
@@ -36,11 +60,11 @@ static void add_secret_n(const char *s, size_t len)
         if (strlen(secrets[i]) == len && memcmp(secrets[i], s, len) == 0)
             goto out;
     }
-    if (n_secrets < MAX_SECRETS) {
-        char *copy = strndup(s, len);
-        if (copy != NULL)
-            secrets[n_secrets++] = copy;
-    }
+    char *copy = registry_reserve() ? strndup(s, len) : NULL;
+    if (copy != NULL)
+        secrets[n_secrets++] = copy;
+    else
+        registry_failed = true;
 out:
     pthread_mutex_unlock(&registry_lock);
 }
@@ -56,7 +80,10 @@ void replay_redact_reset(void)
     pthread_mutex_lock(&registry_lock);
     for (size_t i = 0; i < n_secrets; i++)
         free(secrets[i]);
-    n_secrets = 0;
+    free(secrets);
+    secrets = NULL;
+    n_secrets = cap_secrets = 0;
+    registry_failed = false;
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -64,8 +91,12 @@ void replay_redact_reset(void)
 static void add_decoded_secret(const char *s, size_t len, int plus_is_space)
 {
     char *dec = malloc(len + 1);
-    if (dec == NULL)
+    if (dec == NULL) {
+        pthread_mutex_lock(&registry_lock);
+        registry_failed = true;
+        pthread_mutex_unlock(&registry_lock);
         return;
+    }
     add_secret_n(dec, replay_url_decode(s, len, plus_is_space, dec));
     free(dec);
 }
@@ -140,7 +171,8 @@ void replay_redact_add_url_secrets(const char *url)
     each_secret_option(url, register_option_value, NULL);
 }
 
-/* Appends [s, s+len) to out, keeping room for the terminator. */
+/* Appends [s, s+len) to out, keeping room for the terminator, which the caller
+ * writes at the end (writing it here would overwrite input when out is in). */
 static void put(char *out, size_t outsz, size_t *o, const char *s, size_t len)
 {
     if (*o + 1 >= outsz)
@@ -148,9 +180,8 @@ static void put(char *out, size_t outsz, size_t *o, const char *s, size_t len)
     size_t room = outsz - 1 - *o;
     if (len > room)
         len = room;
-    memcpy(out + *o, s, len);
+    memmove(out + *o, s, len);
     *o += len;
-    out[*o] = '\0';
 }
 
 char *replay_redact_url(const char *url, char *out, size_t outsz)
@@ -172,6 +203,7 @@ char *replay_redact_url(const char *url, char *out, size_t outsz)
     const char *q = strchr(rest, '?');
     if (q == NULL) {
         put(out, outsz, &o, rest, strlen(rest));
+        out[o] = '\0';
         return out;
     }
     put(out, outsz, &o, rest, (size_t)(q - rest) + 1);
@@ -193,34 +225,81 @@ char *replay_redact_url(const char *url, char *out, size_t outsz)
         put(out, outsz, &o, "&", 1);
         q++;
     }
+    out[o] = '\0';
     return out;
+}
+
+/* Length of the longest registered secret starting at `c`. `rest` is 0, or the
+ * length left of a text that was cut short: when all that is left is the start of
+ * a secret, it counts as a secret too, since the cut may have split one. Locked. */
+static size_t secret_at(const char *c, size_t rest)
+{
+    size_t hit = 0;
+    for (size_t i = 0; i < n_secrets; i++) {
+        size_t len = strlen(secrets[i]);
+        if (len > hit && strncmp(c, secrets[i], len) == 0)
+            hit = len;
+        else if (rest > hit && rest < len && strncmp(c, secrets[i], rest) == 0)
+            hit = rest;
+    }
+    return hit;
+}
+
+/* The masking sweep. Every byte covered by an occurrence of a secret is hidden, so
+ * overlapping secrets hide their union; one mask per run of overlapping
+ * occurrences. A mask is written only when its run ends, after the run's bytes
+ * were read, and a run is at least REPLAY_REDACT_MIN_SECRET bytes long, so the
+ * output never overtakes the input: `out` may be `in`. */
+static size_t redact_sweep(const char *in, char *out, size_t outsz, bool cut)
+{
+    size_t o = 0, end = 0, n = cut ? strlen(in) : 0;
+    bool masking = false;
+    pthread_mutex_lock(&registry_lock);
+    if (registry_failed) {
+        pthread_mutex_unlock(&registry_lock);
+        put(out, outsz, &o, REPLAY_REDACT_WITHHELD, strlen(REPLAY_REDACT_WITHHELD));
+        out[o] = '\0';
+        return o;
+    }
+    for (size_t i = 0; in[i] != '\0'; i++) {
+        if (masking && i >= end) {
+            put(out, outsz, &o, REPLAY_REDACT_MASK, strlen(REPLAY_REDACT_MASK));
+            masking = false;
+        }
+        size_t len = secret_at(in + i, cut ? n - i : 0);
+        if (len > 0 && i + len > end) {
+            masking = true; /* a new run, or a longer overlap of the current one */
+            end = i + len;
+        }
+        if (!masking)
+            put(out, outsz, &o, in + i, 1);
+    }
+    if (masking)
+        put(out, outsz, &o, REPLAY_REDACT_MASK, strlen(REPLAY_REDACT_MASK));
+    pthread_mutex_unlock(&registry_lock);
+    out[o] = '\0';
+    return o;
 }
 
 size_t replay_redact(const char *in, char *out, size_t outsz)
 {
-    size_t o = 0;
     if (out == NULL || outsz == 0)
         return 0;
-    out[0] = '\0';
-    if (in == NULL)
+    if (in == NULL) {
+        out[0] = '\0';
         return 0;
-    pthread_mutex_lock(&registry_lock);
-    const char *c = in;
-    while (*c != '\0') {
-        size_t hit = 0;
-        for (size_t i = 0; i < n_secrets; i++) {
-            size_t len = strlen(secrets[i]);
-            if (len > hit && strncmp(c, secrets[i], len) == 0)
-                hit = len;
-        }
-        if (hit > 0) {
-            put(out, outsz, &o, REPLAY_REDACT_MASK, strlen(REPLAY_REDACT_MASK));
-            c += hit;
-        } else {
-            put(out, outsz, &o, c, 1);
-            c++;
-        }
     }
-    pthread_mutex_unlock(&registry_lock);
-    return o;
+    return redact_sweep(in, out, outsz, false);
+}
+
+size_t replay_redact_vformat(char *out, size_t outsz, const char *fmt, va_list ap)
+{
+    if (out == NULL || outsz == 0)
+        return 0;
+    int n = vsnprintf(out, outsz, fmt, ap);
+    if (n < 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    return redact_sweep(out, out, outsz, (size_t)n >= outsz);
 }

@@ -414,6 +414,18 @@ static void close_handle(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+static void loop_close(struct replay_supervisor *s)
+{
+    pthread_mutex_lock(&s->wake_lock);
+    s->wake_open = false;
+    pthread_mutex_unlock(&s->wake_lock);
+    uv_walk(&s->loop, close_handle, NULL);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&s->loop);
+}
+
+/* Opens the loop and its handles. On failure nothing is left open: a loop that
+ * uv_loop_init refused is not touched, one that it set up is closed. */
 static int loop_open(struct replay_supervisor *s, struct replay_err *err)
 {
     int rc = uv_loop_init(&s->loop);
@@ -428,29 +440,18 @@ static int loop_open(struct replay_supervisor *s, struct replay_err *err)
         (rc = uv_signal_start(&s->sig_term, on_signal, SIGTERM)) == 0 &&
         (rc = uv_signal_start(&s->sig_int, on_signal, SIGINT)) == 0)
         rc = uv_timer_start(&s->tick, on_tick, 0, TICK_MS);
-    if (rc != 0)
+    if (rc != 0) {
+        loop_close(s);
         return replay_err_set(err, REPLAY_EIO, "supervisor: libuv set-up: %s", uv_strerror(rc));
+    }
     return 0;
-}
-
-static void loop_close(struct replay_supervisor *s)
-{
-    pthread_mutex_lock(&s->wake_lock);
-    s->wake_open = false;
-    pthread_mutex_unlock(&s->wake_lock);
-    uv_walk(&s->loop, close_handle, NULL);
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-    (void)uv_loop_close(&s->loop);
 }
 
 int replay_supervisor_run(struct replay_supervisor *s, struct replay_err *err)
 {
-    signal(SIGPIPE, SIG_IGN); /* broken sockets are errors to handle, not deaths */
     int rc = loop_open(s, err);
-    if (rc != 0) {
-        loop_close(s);
+    if (rc != 0)
         return rc;
-    }
     if (s->heartbeat_file != NULL)
         heartbeat_touch(s);
     s->last_beat_ms = replay_now_ms();

@@ -1,4 +1,5 @@
 /* replay-ctl: the operator's command line; dispatches to one file per command. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,18 +27,18 @@ static void usage(FILE *f)
 
 int ctl_fail(const char *cmd, int code, const char *fmt, ...)
 {
-    char raw[4096], safe[4096];
+    char safe[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    replay_redact_vformat(safe, sizeof(safe), fmt, ap);
     va_end(ap);
-    replay_redact(raw, safe, sizeof(safe));
     fprintf(stderr, "replay-ctl %s: %s\n", cmd, safe);
     return code;
 }
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     struct ctl_globals g = {0};
     int i = 1;
     replay_log_init(REPLAY_LOGGER_CTL, REPLAY_LOG_WARNING, REPLAY_LOG_TEXT, 2);

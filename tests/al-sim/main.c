@@ -505,6 +505,7 @@ static int main_seed(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     if (argc > 1 && (strcmp(argv[1], "--version") == 0)) {
         printf("al-sim %s (Assemblyline API %s)\n", REPLAY_VERSION, ALSIM_VERSION_DEFAULT);
         return 0;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,7 @@ static void *canceler(void *arg)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     static struct tool t;
     replay_log_init("alclient_tool", REPLAY_LOG_INFO, REPLAY_LOG_TEXT, 2);
     t.o.user = "admin";

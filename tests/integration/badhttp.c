@@ -398,9 +398,9 @@ static void parse(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     struct state s = {0};
     parse(argc, argv, &s.o);
-    signal(SIGPIPE, SIG_IGN);
     for (int i = 0; i < s.o.n_bodies; i++)
         s.ok_body[i] = read_file(s.o.body_files[i], &s.ok_len[i]);
     if (s.o.n_bodies == 0) {

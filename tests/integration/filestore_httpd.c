@@ -119,6 +119,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     if (argc < 3) {
         fprintf(stderr, "usage: filestore_httpd PORT ROOT [USER:PASSWORD]\n");
         return 2;

@@ -19,6 +19,7 @@
  * Errors go through the logger as "error <REPLAY_CODE>: <message>"; exit 1.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,7 @@ static int run(struct tool *t, const char *url, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     struct tool t = {0};
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {

@@ -4,6 +4,8 @@
 # environment) through their normal, error and debug paths, and greps all their
 # output for those secrets.
 . "$(dirname "$0")/lib.sh"
+grep -q '^REPLAY_TEST_HOOKS:BOOL=ON' "$REPLAY_BUILD_DIR/CMakeCache.txt" ||
+  fail "this test needs a build with -DREPLAY_TEST_HOOKS=ON (the crash-loop fault hook)"
 
 secrets=(S3cretApiKeyCreator S3cretApiKeyLoader FtpPassw0rdXyz RedisPassw0rdQrs AzureKeyMnop42 HostPassw0rdUvw)
 export REPLAY_AL_CONFIG_PATH=$T/no-config.yml

@@ -317,6 +317,7 @@ static int dispatch(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an error to report, not a death */
     static sigset_t set;
     pthread_t th;
     replay_log_init("queue_tool", REPLAY_LOG_INFO, REPLAY_LOG_TEXT, 2);

@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "replay/config.h"
 #include "replay/redact.h"
+#include "test_env.h"
 
 static char data_dir[1024];
 static char tmp_dir[256];
@@ -19,36 +21,20 @@ static int setup_env(void **state)
 {
     (void)state;
     /* No config.yml and no Redis/log overrides leak in from the environment. */
-    static const char *const vars[] = {"REPLAY_CONFIG_PATH", "REPLAY_REDIS_URL",
-        "REPLAY_REDIS_PERSISTENT_URL", "AL_LOG_LEVEL", "LOG_LEVEL", "REPLAY_LOG_FORMAT",
-        "REPLAY_HEARTBEAT_FILE"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-        unsetenv(vars[i]);
     snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/replay-test-config.XXXXXX");
-    assert_non_null(mkdtemp(tmp_dir));
-    char al[512];
-    snprintf(al, sizeof(al), "%s/no-config.yml", tmp_dir);
-    setenv("REPLAY_AL_CONFIG_PATH", al, 1);
-    return 0;
+    return test_env_setup(tmp_dir);
 }
 
 static int teardown_env(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
+    return test_env_teardown(tmp_dir);
 }
 
-static char *write_tmp(const char *name, const char *text)
+static const char *write_tmp(const char *name, const char *text)
 {
-    static char path[512];
-    snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    const char *path = test_env_write(tmp_dir, name, text);
+    assert_non_null(path);
     return path;
 }
 
@@ -300,12 +286,50 @@ static void test_config_substitution_of_set_unset_and_escaped(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n = 0;
-        char *got = replay_config_substitute(cases[i].in, strlen(cases[i].in), &n);
+        char *got = NULL;
+        struct replay_err err = {0};
+        assert_int_equal(replay_config_substitute(cases[i].in, strlen(cases[i].in), "t.yml", &got,
+                                                  &n, &err), 0);
         assert_non_null(got);
         assert_string_equal(got, cases[i].out);
         assert_int_equal(n, strlen(cases[i].out));
         free(got);
     }
+}
+
+static void test_config_substitution_past_the_size_cap_is_too_big(void **state)
+{
+    (void)state;
+    /* 17 references to a 1 MiB value: 17 MiB, past the 16 MiB a file may have;
+     * 15 references stay under it. */
+    size_t mib = 1u << 20;
+    char *value = malloc(mib + 1);
+    memset(value, 'v', mib);
+    value[mib] = '\0';
+    setenv("REPLAY_T_BIG", value, 1);
+    free(value);
+    const char *ref = "- ${REPLAY_T_BIG}\n";
+    char text[17 * 20 + 1] = "";
+    for (int i = 0; i < 17; i++)
+        strcat(text, ref);
+    char *big = NULL, *fits = NULL;
+    size_t n_big = 0, n_fits = 0;
+    struct replay_err err = {0}, parse_err = {0}, fits_err = {0};
+    struct replay_config *cfg = NULL;
+    int rc_big = replay_config_substitute(text, strlen(text), "big.yml", &big, &n_big, &err);
+    int rc_parse = replay_config_parse(text, strlen(text), "big.yml", &cfg, &parse_err);
+    int rc_fits = replay_config_substitute(text, 15 * strlen(ref), "fits.yml", &fits, &n_fits,
+                                           &fits_err);
+    unsetenv("REPLAY_T_BIG"); /* 1 MiB in the environment would stop every exec */
+    assert_int_equal(rc_big, REPLAY_ETOOBIG);
+    assert_null(big);
+    assert_string_equal(err.msg, "big.yml: larger than 16 MiB after environment substitution");
+    assert_int_equal(rc_parse, REPLAY_ETOOBIG);
+    assert_null(cfg);
+    assert_string_equal(parse_err.msg, err.msg);
+    assert_int_equal(rc_fits, 0);
+    assert_int_equal(n_fits, 15 * (mib + 3));
+    free(fits);
 }
 
 static void test_config_unresolved_variable_is_a_warning(void **state)
@@ -393,10 +417,37 @@ static void test_config_load_missing_default_file_gives_defaults(void **state)
     assert_non_null(strstr(err.msg, "is not a regular file"));
 }
 
+static void test_config_fifo_is_refused_at_once_not_read(void **state)
+{
+    (void)state;
+    char fifo[512];
+    snprintf(fifo, sizeof(fifo), "%s/replay.yml", tmp_dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct replay_config *cfg = NULL;
+    struct replay_err err = {0};
+    alarm(10); /* a blocking open would wait for a writer forever: die, not hang */
+    assert_int_equal(replay_config_load(fifo, &cfg, &err), REPLAY_ECONFIG);
+    assert_null(cfg);
+    char want[600];
+    snprintf(want, sizeof(want), "%s is not a regular file", fifo);
+    assert_string_equal(err.msg, want);
+    /* Assemblyline's config.yml is read the same way. */
+    setenv("REPLAY_AL_CONFIG_PATH", fifo, 1);
+    replay_err_clear(&err);
+    assert_int_equal(replay_config_load(write_tmp("ok.yml", "loader: {}\n"), &cfg, &err),
+                     REPLAY_ECONFIG);
+    assert_string_equal(err.msg, want);
+    alarm(0);
+    char al[512];
+    snprintf(al, sizeof(al), "%s/no-config.yml", tmp_dir);
+    setenv("REPLAY_AL_CONFIG_PATH", al, 1);
+    unlink(fifo);
+}
+
 static void test_config_redis_urls_resolve_in_documented_order(void **state)
 {
     (void)state;
-    char *al = write_tmp("config.yml",
+    const char *al = write_tmp("config.yml",
         "core:\n  redis:\n    nonpersistent: {host: redis-volatile, port: 6379}\n"
         "    persistent: {host: redis-persistent, port: '6380'}\n  other: ignored\n"
         "logging:\n  log_level: WARNING\n  log_as_json: false\n  heartbeat_file: /tmp/hb\n"
@@ -441,7 +492,7 @@ static void test_config_redis_urls_resolve_in_documented_order(void **state)
 static void test_config_bad_assemblyline_config_names_its_file(void **state)
 {
     (void)state;
-    char *al = write_tmp("bad-config.yml", "core:\n  redis:\n    persistent: {port: lots}\n");
+    const char *al = write_tmp("bad-config.yml", "core:\n  redis:\n    persistent: {port: lots}\n");
     setenv("REPLAY_AL_CONFIG_PATH", al, 1);
     struct replay_config *cfg = NULL;
     struct replay_err err = {0};
@@ -507,10 +558,12 @@ int main(void)
         cmocka_unit_test(test_config_unknown_keys_are_warnings_naming_them),
         cmocka_unit_test(test_config_substitution_of_set_unset_and_escaped),
         cmocka_unit_test(test_config_unresolved_variable_is_a_warning),
+        cmocka_unit_test(test_config_substitution_past_the_size_cap_is_too_big),
         cmocka_unit_test(test_config_one_mebibyte_config_parses),
         cmocka_unit_test(test_config_deep_nesting_is_refused_quickly),
         cmocka_unit_test(test_config_too_many_list_items_are_refused),
         cmocka_unit_test(test_config_load_missing_default_file_gives_defaults),
+        cmocka_unit_test(test_config_fifo_is_refused_at_once_not_read),
         cmocka_unit_test(test_config_redis_urls_resolve_in_documented_order),
         cmocka_unit_test(test_config_bad_assemblyline_config_names_its_file),
         cmocka_unit_test(test_config_check_client_refuses_direct_and_bad_options),

@@ -77,6 +77,62 @@ static void test_pyjson_too_deep_nesting_fails(void **state)
     assert_null(replay__pyjson_dumps(NULL, 0, NULL));
 }
 
+/* The sink of the escape tests: appends to a fixed buffer. */
+struct sbuf {
+    char buf[256];
+    size_t len;
+};
+
+static void sbuf_put(void *ctx, const char *s, size_t n)
+{
+    struct sbuf *b = ctx;
+    assert_true(b->len + n < sizeof(b->buf));
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+/* Expected values are json.dumps(b.decode("utf-8", errors="replace")) in CPython 3.11. */
+static void test_pyjson_escape_replaces_invalid_utf8_as_python_decode_replace(void **state)
+{
+    (void)state;
+    static const struct { const char *in; size_t n; const char *want; } cases[] = {
+        {"caf\xc3\xa9", 5, "\"caf\\u00e9\""},
+        {"\xf0\x9f\x98\x80", 4, "\"\\ud83d\\ude00\""},
+        {"\xf4\x8f\xbf\xbf", 4, "\"\\udbff\\udfff\""},
+        {"\xef\xbf\xbf", 3, "\"\\uffff\""},
+        {"a\xff" "b", 3, "\"a\\ufffdb\""},
+        {"\xe2\x82" "a", 3, "\"\\ufffda\""},
+        {"\xe2\x82", 2, "\"\\ufffd\""},
+        {"\xc3", 1, "\"\\ufffd\""},
+        {"\xf0\x80\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""},
+        {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""},
+        {"\xc0\x80", 2, "\"\\ufffd\\ufffd\""},
+        {"\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},
+        {"x\0\x7f\x1f", 4, "\"x\\u0000\\u007f\\u001f\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sbuf b = {.len = 0};
+        assert_int_equal(replay__pyjson_escape(cases[i].in, cases[i].n, REPLAY__PYJSON_REPLACE,
+                                               sbuf_put, &b), 0);
+        assert_string_equal(b.buf, cases[i].want);
+    }
+}
+
+static void test_pyjson_invalid_utf8_fails_without_replace(void **state)
+{
+    (void)state;
+    /* jansson's _nocheck constructors let such bytes in; dumps must not pass them on. */
+    static const char *const bad[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\xff"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *v = json_string_nocheck(bad[i]);
+        assert_null(replay__pyjson_dumps(v, 0, NULL));
+        json_decref(v);
+        struct sbuf b = {.len = 0};
+        assert_int_equal(replay__pyjson_escape(bad[i], strlen(bad[i]), 0, sbuf_put, &b), -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -85,6 +141,8 @@ int main(void)
         cmocka_unit_test(test_pyjson_floats_as_python_repr),
         cmocka_unit_test(test_pyjson_empty_containers_and_scalars),
         cmocka_unit_test(test_pyjson_too_deep_nesting_fails),
+        cmocka_unit_test(test_pyjson_escape_replaces_invalid_utf8_as_python_decode_replace),
+        cmocka_unit_test(test_pyjson_invalid_utf8_fails_without_replace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,12 +8,13 @@
  * the supervisor. A bad configuration is one clear message and exit code 2,
  * before anything connects anywhere (decisions.md §14).
  *
- * A main.c normally calls only replay_app_main(): init, its setup callback
- * (which adds the component's threads to the supervisor), run, and the exit code:
- * 0 after a clean drain, 1 otherwise. When threads are still running at the end
- * (second signal, drain deadline passed) it leaves with _exit() without freeing
- * anything, since running threads still use it. The separate steps below are
- * public for tests and tools.
+ * A main.c normally calls only replay_app_main(): SIGPIPE ignored first (a peer
+ * that closes while we write is an error to handle, not a death), init, its setup
+ * callback (which adds the component's threads to the supervisor), run, and the
+ * exit code: 0 after a clean drain, 1 otherwise. When threads are still running at
+ * the end (second signal, drain deadline passed) it leaves with _exit() without
+ * freeing anything, since running threads still use it. The separate steps below
+ * are public for tests and tools.
  */
 #ifndef REPLAY_APP_H
 #define REPLAY_APP_H

@@ -133,9 +133,13 @@ REPLAY_MUST_CHECK int replay_config_load(const char *path, struct replay_config 
 REPLAY_MUST_CHECK int replay_config_parse(const char *text, size_t len, const char *name,
                                           struct replay_config **out, struct replay_err *err);
 
-/* Environment substitution of formats.md §6.4. Caller frees the result (NULL on
- * ENOMEM). */
-char *replay_config_substitute(const char *text, size_t len, size_t *out_len);
+/* Environment substitution of formats.md §6.4 into *out (caller frees; NULL on
+ * failure) and *out_len. The result is capped at REPLAY_CONFIG_MAX_BYTES, like the
+ * file: past it REPLAY_ETOOBIG (a long value referenced many times). `name` (the
+ * file) is used in messages. */
+REPLAY_MUST_CHECK int replay_config_substitute(const char *text, size_t len, const char *name,
+                                               char **out, size_t *out_len,
+                                               struct replay_err *err);
 
 /* Fails with one clear line when a client section cannot be used by this build
  * (decisions.md §5: `direct` is not built yet) or is incomplete. `section` is

@@ -6,13 +6,22 @@
  *    exactly, plus an optional "replay" object holding structured fields
  *    (ids, file names, durations) and the thread name;
  *  - text for terminals: "<time> <LEVEL:8> <host> <pid> <logger:40> | <message>".
- * Lines go to stderr by default, one write(2) per line, so lines from many threads
- * never interleave. Every message and field value passes through replay_redact()
- * before it is written.
+ * Lines go to stderr by default. A line is written whole under a process-wide
+ * lock, retried after EINTR and short writes, so lines from many threads never
+ * interleave, however long (even past PIPE_BUF on a pipe). Every message and field
+ * value passes through redact before it is written.
+ *
+ * JSON strings are escaped by pyjson's escaper, as Python's json.dumps writes them:
+ * code points as \uXXXX, surrogate pairs above the BMP ("caf\u00e9"). A message or
+ * field that is not valid UTF-8 has each maximal invalid subpart replaced by U+FFFD
+ * (\ufffd), as Python's bytes.decode("utf-8", errors="replace"); the text format
+ * writes the bytes as they are.
  *
  * The logger name is the component's (e.g. "assemblyline.replay_loader.worker").
  * Thread-safe after replay_log_init(), which the process calls once before it
- * starts threads. Messages longer than REPLAY_LOG_MAX_MESSAGE are truncated.
+ * starts threads. A message longer than REPLAY_LOG_MAX_MESSAGE - 1 bytes is cut
+ * there, after its secrets were masked, so a cut never shows part of a secret.
+ * Structured fields that do not fit in the line are left out, whole.
  */
 #ifndef REPLAY_LOG_H
 #define REPLAY_LOG_H

@@ -19,7 +19,8 @@
  * replay_supervisor_options_default()):
  *   REPLAY_STALL_SECONDS    stall timeout (default 60)
  *   REPLAY_DRAIN_SECONDS    drain deadline after the first signal (default 30)
- * Test builds (REPLAY_TEST_HOOKS) also honour REPLAY_TEST_FAULT:
+ * Test builds (CMake -DREPLAY_TEST_HOOKS=ON, as scripts/test configures them; off
+ * by default and in the image) also honour REPLAY_TEST_FAULT:
  *   "hang-after:<s>"   adds a thread "Test fault hook" that makes progress, then
  *                      after <s> seconds hangs without progress (liveness tests);
  *   "crash-loop"       adds a thread "Test fault hook" that fails at once, always;
@@ -68,7 +69,9 @@ REPLAY_MUST_CHECK int replay_supervisor_add(struct replay_supervisor *s, const c
                                             replay_thread_fn fn, void *arg,
                                             struct replay_err *err);
 /* Runs until a signal or replay_supervisor_stop(), then drains. Returns 0 after a
- * clean drain, REPLAY_ETIMEDOUT if threads were still busy at the deadline. */
+ * clean drain, REPLAY_ETIMEDOUT if threads were still busy at the deadline,
+ * REPLAY_ECANCELED after a second signal, REPLAY_EIO when libuv cannot set up its
+ * loop (e.g. no file descriptor left); then no thread was started. */
 REPLAY_MUST_CHECK int replay_supervisor_run(struct replay_supervisor *s, struct replay_err *err);
 /* Asks a running supervisor to stop as if signalled (thread-safe). */
 void replay_supervisor_stop(struct replay_supervisor *s);
