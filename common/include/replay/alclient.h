@@ -13,8 +13,10 @@
  * streams work and report their errors, a checkpoint is read from
  * api_response.checkpoint.
  *
- * What it owns: one libcurl easy handle (and so one connection pool) per client,
- * and a response buffer. No global state except curl_global_init(), done once.
+ * What it owns: one handle of the http module (one libcurl easy handle, and so
+ * one connection pool) per client, and a response buffer. The libcurl layer
+ * (global init once per process, timeouts, TLS, progress, cancel, retries) is
+ * shared with the filestore, so a client and a store live in one thread.
  *
  * Errors: 0 or a negative REPLAY_E* code, detail in `err`; the message names the
  * method and URL (credentials masked) and the HTTP status with the server's
@@ -25,7 +27,9 @@
  * a 2xx carrying an api_error_message (upstream's 415 answered as 200) or a body
  * that is not what the call expects -> REPLAY_EPROTO, a JSON answer over
  * max_json_bytes -> REPLAY_ETOOBIG, refused/reset/truncated connections ->
- * REPLAY_ECONN, stalls -> REPLAY_ETIMEDOUT, shutdown -> REPLAY_ECANCELED.
+ * REPLAY_ECONN, stalls -> REPLAY_ETIMEDOUT, a server certificate that fails
+ * verification -> REPLAY_EAUTH, a failed TLS handshake -> REPLAY_EPROTO,
+ * shutdown -> REPLAY_ECANCELED.
  * replay_alclient_http_status() and replay_alclient_api_error() give the status
  * and message of the last answer, so callers can act on them.
  *
