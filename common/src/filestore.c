@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define REPLAY__FS_WITH_CURL 1
 #include "filestore_int.h"
 #include "replay/log.h"
 #include "replay/redact.h"
@@ -254,7 +255,7 @@ void replay_filestore_close(struct replay_filestore *fs)
         return;
     if (fs->ops != NULL && fs->ops->close != NULL)
         fs->ops->close(fs);
-    replay__fs_curl_free(fs);
+    replay__fs_http_close(fs);
     replay__fs_url_clear(&fs->url);
     free(fs);
 }
@@ -276,9 +277,10 @@ bool replay_filestore_read_only(const struct replay_filestore *fs)
 
 /* ---- retries ------------------------------------------------------------------ */
 
+/* Transport failures and busy servers; everything else is final. */
 static bool transient(int code)
 {
-    return code == REPLAY_ECONN || code == REPLAY_ETIMEDOUT || code == REPLAY_EAGAIN;
+    return replay__http_transient(code) || code == REPLAY_EAGAIN;
 }
 
 /* One operation with its arguments, so that retry() can repeat it. */
@@ -296,29 +298,23 @@ struct call {
     int (*run)(struct call *c, struct replay_err *err);
 };
 
+static int attempt(void *ctx, unsigned n, bool *again, struct replay_err *err)
+{
+    (void)n;
+    struct call *c = ctx;
+    int rc = c->run(c, err);
+    *again = rc != 0 && transient(rc) && c->listed == 0;
+    return rc;
+}
+
 static int retry(struct call *c, struct replay_err *err)
 {
     struct replay_filestore *fs = c->fs;
-    uint64_t delay = RETRY_FIRST_DELAY_MS;
-    for (int attempt = 1;; attempt++) {
-        struct replay_err e = {0};
-        int rc = c->run(c, &e);
-        if (rc == 0)
-            return 0;
-        bool again = transient(rc) && attempt < fs->opts.max_attempts && c->listed == 0;
-        if (!again) {
-            replay_err_set(err, rc, "%s", e.msg);
-            if (err != NULL)
-                err->sys_errno = e.sys_errno;
-            return rc;
-        }
-        replay_warn("filestore %s: %s failed (%s), try %d of %d in %llu ms", fs->shown, c->what,
-                    e.msg, attempt + 1, fs->opts.max_attempts, (unsigned long long)delay);
-        if (replay_cancel_sleep_ms(fs->opts.cancel, delay, false) != 0)
-            return replay_err_set(err, REPLAY_ECANCELED, "%s %s: canceled while waiting to retry",
-                                  c->what, fs->shown);
-        delay = delay * 2 > RETRY_MAX_DELAY_MS ? RETRY_MAX_DELAY_MS : delay * 2;
-    }
+    struct replay__http_retry policy = {(unsigned)fs->opts.max_attempts, RETRY_FIRST_DELAY_MS,
+                                        RETRY_MAX_DELAY_MS, fs->opts.cancel};
+    char what[REPLAY__FS_SHOWN_MAX + 64];
+    snprintf(what, sizeof(what), "%s %s", c->what, fs->shown);
+    return replay__http_retry(&policy, what, attempt, c, err);
 }
 
 static int check_args(struct replay_filestore *fs, const char *name, const char *what,

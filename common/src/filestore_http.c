@@ -66,7 +66,6 @@ static int http_handle(struct replay_filestore *fs, const char *name, char *url,
     CURL *h = replay__fs_curl(fs, s->verify, err);
     if (h == NULL)
         return REPLAY_ENOMEM;
-    curl_easy_setopt(h, CURLOPT_URL, url);
     if (fs->url.user[0] != '\0' && fs->url.password[0] != '\0') {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(h, CURLOPT_USERNAME, fs->url.user);
@@ -119,22 +118,18 @@ static int http_download(struct replay_filestore *fs, const char *name, int fd,
     int rc = http_handle(fs, name, url, sizeof(url), &h, err);
     if (rc != 0)
         return rc;
-    struct replay__fs_buf body = {.truncate = true};
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    req.is_http = true;
-    req.out_fd = fd;
-    req.body = &body;
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.url = url;
+    x.method = "GET";
+    x.out_fd = fd;
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRECTS);
-    replay__fs_set_method(h, "GET", &req);
-    rc = replay__fs_perform(h, &req, "GET", fs->shown, err);
-    if (rc == 0 && (req.status < 200 || req.status >= 300)) {
+    rc = replay__fs_perform(fs, &x, "GET", err);
+    if (rc == 0 && (x.status < 200 || x.status >= 300)) {
         replay_redact_url(url, shown, sizeof(shown));
-        rc = replay__fs_http_error(&req, NULL, "GET", shown, err);
+        rc = replay__fs_http_error(&x, "GET", shown, err);
     }
-    replay__fs_buf_free(&body);
     return rc;
 }
 
@@ -146,17 +141,16 @@ static int http_exists(struct replay_filestore *fs, const char *name, bool *exis
     int rc = http_handle(fs, name, url, sizeof(url), &h, err);
     if (rc != 0)
         return rc;
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    req.is_http = true;
-    replay__fs_set_method(h, "HEAD", &req);
-    rc = replay__fs_perform(h, &req, "HEAD", fs->shown, err);
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.url = url;
+    x.method = "HEAD";
+    rc = replay__fs_perform(fs, &x, "HEAD", err);
     if (rc != 0)
         return rc;
-    *exists = req.status < 400;
-    if (req.status == 401 || req.status == 403 || req.status >= 500)
-        return replay__fs_http_error(&req, NULL, "HEAD", fs->shown, err);
+    *exists = x.status < 400;
+    if (x.status == 401 || x.status == 403 || x.status >= 500)
+        return replay__fs_http_error(&x, "HEAD", fs->shown, err);
     return 0;
 }
 

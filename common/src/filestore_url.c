@@ -330,25 +330,7 @@ bool replay__fs_url_bool(const struct replay__fs_url *u, const char *key, bool d
 int replay__fs_url_encode(const char *s, bool keep_slash, char *out, size_t outsz,
                           struct replay_err *err)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
-                     (keep_slash && *p == '/');
-        size_t need = plain ? 1 : 3;
-        if (o + need >= outsz)
-            return replay_err_set(err, REPLAY_ETOOBIG, "URL path of '%.60s' is too long", s);
-        if (plain) {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
-        }
-    }
-    if (outsz == 0)
-        return replay_err_set(err, REPLAY_ETOOBIG, "URL path: no room");
-    out[o] = '\0';
+    if (replay_url_quote(s, keep_slash ? "/" : "", out, outsz) >= outsz)
+        return replay_err_set(err, REPLAY_ETOOBIG, "URL path of '%.60s' is too long", s);
     return 0;
 }

@@ -605,6 +605,8 @@ static void test_filestore_canceled_upload_leaves_nothing(void **state)
     (void)state;
     char url[600], src[512];
     snprintf(url, sizeof(url), "file://%s/canceled", tmpdir);
+    snprintf(src, sizeof(src), "%s/canceled", tmpdir);
+    assert_int_equal(mkdir(src, 0755), 0);
     snprintf(src, sizeof(src), "%s/src", tmpdir);
     write_file(src, "payload", 7);
     struct replay_cancel *c = replay_cancel_new();

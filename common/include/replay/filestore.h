@@ -37,17 +37,19 @@
  *    the cancel token given in the options is requested.
  *
  * Errors: REPLAY_EINVAL/ECONFIG (bad URL or option), REPLAY_EUNSAFE (bad name),
- * REPLAY_ENOTFOUND, REPLAY_EAUTH (login refused, 401/403), REPLAY_ECONN (cannot
- * connect), REPLAY_ETIMEDOUT, REPLAY_EAGAIN (server busy, 5xx), REPLAY_EHTTP and
- * REPLAY_EPROTO (other server answers), REPLAY_EIO (local I/O),
+ * REPLAY_ENOTFOUND, REPLAY_EAUTH (login refused, 401/403, a server certificate
+ * that fails verification), REPLAY_ECONN (cannot connect), REPLAY_ETIMEDOUT,
+ * REPLAY_EAGAIN (server busy, 5xx), REPLAY_EHTTP and REPLAY_EPROTO (other server
+ * answers, a failed TLS handshake), REPLAY_EIO (local I/O),
  * REPLAY_EUNSUPPORTED (operation the scheme cannot do, e.g. upload to http),
  * REPLAY_ECANCELED. ECONN, ETIMEDOUT and EAGAIN are transient: the store already
  * retried them opts.max_attempts times, a caller may retry later.
  *
  * Thread-safety: a store is used by one thread at a time (it holds one
  * connection); open one store per worker thread. Different stores are
- * independent. The first replay_filestore_open() initialises libcurl
- * (thread-safe with the libcurl of Debian 12).
+ * independent. The libcurl layer (one global init per process, timeouts, TLS,
+ * progress, cancel, the retry loop) is the http module's, shared with alclient,
+ * so a store and a REST client can work in one thread.
  *
  * Ownership: replay_filestore_open() returns a store the caller closes with
  * replay_filestore_close(). Strings passed in are borrowed for the call only.
