@@ -74,7 +74,9 @@ enum replay__alclient_verdict {
  * non-envelope body passes false/""). `missing_403` marks the calls where
  * upstream answers 403 for a missing document (bundle download, set complete:
  * §11 B12); there a 403 that is not a role refusal ("Access Denied (...") maps to
- * REPLAY_ENOTFOUND. On FAIL and RETRY *code gets the REPLAY_E* to report. */
+ * REPLAY_ENOTFOUND. A 404 whose message starts "Api does not exist" is not a
+ * missing document but a missing route (ui.allow_replay off, a wrong host
+ * path): REPLAY_ENOAPI. On FAIL and RETRY *code gets the REPLAY_E* to report. */
 enum replay__alclient_verdict replay__alclient_classify_status(long status, bool envelope_valid,
                                                                const char *message,
                                                                bool missing_403, int *code);

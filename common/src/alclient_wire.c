@@ -119,6 +119,9 @@ void replay__alclient_envelope_free(struct replay__alclient_envelope *env)
     env->status = -1;
 }
 
+/* The generic 404 of a route the server does not have (al-rest-api.md §3, §10). */
+#define API_MISSING "Api does not exist"
+
 /* The daily quota is final until tomorrow; the concurrent-call quota clears as
  * soon as other calls end (upstream's client makes the same split). */
 static bool is_daily_quota(const char *message)
@@ -149,7 +152,8 @@ enum replay__alclient_verdict replay__alclient_classify_status(long status, bool
                                                                              : REPLAY_EAUTH;
         return REPLAY__AL_FAIL;
     case 404:
-        *code = REPLAY_ENOTFOUND;
+        *code = strncmp(message, API_MISSING, strlen(API_MISSING)) == 0 ? REPLAY_ENOAPI
+                                                                       : REPLAY_ENOTFOUND;
         return REPLAY__AL_FAIL;
     case 409:
         *code = REPLAY_EEXIST;

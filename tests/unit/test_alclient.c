@@ -209,6 +209,25 @@ static void test_alclient_status_maps_client_errors_without_retry(void **state)
     expect_status(308, "", false, REPLAY__AL_FAIL, REPLAY_EHTTP);
 }
 
+static void test_alclient_status_404_of_a_missing_route_is_no_api_not_a_missing_document(
+    void **state)
+{
+    (void)state;
+    /* ui.allow_replay off: the replay blueprint is not registered (al-rest-api.md §10) */
+    expect_status(404, "Api does not exist (/api/v4/replay/queue/alert/)", false,
+                  REPLAY__AL_FAIL, REPLAY_ENOAPI);
+    expect_status(404, "Api does not exist (/api/v4/bundle/x/)", true, REPLAY__AL_FAIL,
+                  REPLAY_ENOAPI);
+    expect_status(404, "Workflow ID x does not exist", false, REPLAY__AL_FAIL,
+                  REPLAY_ENOTFOUND);
+    expect_status(404, "api does not exist", false, REPLAY__AL_FAIL, REPLAY_ENOTFOUND);
+    int code = 0;
+    assert_int_equal(replay__alclient_classify_status(404, false, "", false, &code),
+                     REPLAY__AL_FAIL);
+    assert_int_equal(code, REPLAY_ENOTFOUND);
+    assert_string_equal(replay_err_name(REPLAY_ENOAPI), "REPLAY_ENOAPI");
+}
+
 static void test_alclient_status_403_is_not_found_only_where_upstream_means_it(void **state)
 {
     (void)state;
@@ -488,6 +507,8 @@ int main(void)
         cmocka_unit_test(test_alclient_envelope_parses_every_field),
         cmocka_unit_test(test_alclient_envelope_rejects_what_is_not_an_envelope),
         cmocka_unit_test(test_alclient_status_maps_client_errors_without_retry),
+        cmocka_unit_test(
+            test_alclient_status_404_of_a_missing_route_is_no_api_not_a_missing_document),
         cmocka_unit_test(test_alclient_status_403_is_not_found_only_where_upstream_means_it),
         cmocka_unit_test(test_alclient_status_retries_gateway_errors_but_not_daily_quota),
         cmocka_unit_test(test_alclient_status_200_with_error_message_is_a_failure),

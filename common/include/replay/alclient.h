@@ -23,7 +23,10 @@
  * api_error_message. The codes: 401 and role refusals -> REPLAY_EAUTH, 404 ->
  * REPLAY_ENOTFOUND (so is a 403 on bundle download and set complete, which is
  * how upstream says "no such document", §11 B12, unless it is an "Access
- * Denied" role refusal), 409 -> REPLAY_EEXIST, other statuses -> REPLAY_EHTTP,
+ * Denied" role refusal), a 404 "Api does not exist (...)" -> REPLAY_ENOAPI (the
+ * route is missing: ui.allow_replay is off on the server, or the host's path is
+ * wrong; the document may well exist, so a caller must not drop its work as if
+ * it were gone), 409 -> REPLAY_EEXIST, other statuses -> REPLAY_EHTTP,
  * a 2xx carrying an api_error_message (upstream's 415 answered as 200) or a body
  * that is not what the call expects -> REPLAY_EPROTO, a JSON answer over
  * max_json_bytes -> REPLAY_ETOOBIG, refused/reset/truncated connections ->
