@@ -185,7 +185,12 @@ typedef int (*replay_alclient_item_fn)(void *ctx, const char *item, size_t len);
  * deep_paging_id "*", following next_deep_paging_id until a page is not full.
  * Every item goes to `fn` in server order. Errors end the stream and are
  * returned (never silent). A full page without next_deep_paging_id is
- * REPLAY_EPROTO (upstream would restart and loop forever). *count (optional)
+ * REPLAY_EPROTO (upstream would restart and loop forever); so is a server that
+ * goes round: a next_deep_paging_id it sent before (found with constant memory,
+ * within two turns of the cycle), or a full page whose items are exactly those
+ * of the page before (a server that ignores deep_paging_id). Items of the pages
+ * before the error have been delivered. An `fl` without an identifying field
+ * could make two pages alike: Replay's always hold the ID. *count (optional)
  * gets the number of items delivered, also on failure. */
 REPLAY_MUST_CHECK int replay_alclient_stream(struct replay_alclient *c, const char *index,
                                              const char *query,
