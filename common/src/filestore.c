@@ -350,13 +350,15 @@ static int open_source(const char *path, int *fd, uint64_t *size, struct replay_
         return replay_err_sys(err, errno == ENOENT ? REPLAY_ENOTFOUND : REPLAY_EIO, errno,
                               "upload: open %s", path);
     struct stat st;
-    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
+    int rc = 0;
+    if (fstat(*fd, &st) != 0) /* st holds nothing then: errno says why */
+        rc = replay_err_sys(err, REPLAY_EIO, errno, "upload: stat %s", path);
+    else if (!S_ISREG(st.st_mode))
+        rc = replay_err_set(err, REPLAY_EINVAL, "upload: %s is not a regular file", path);
+    if (rc != 0) {
         close(*fd);
         *fd = -1;
-        return S_ISREG(st.st_mode) ? replay_err_sys(err, REPLAY_EIO, e, "upload: stat %s", path)
-                                   : replay_err_set(err, REPLAY_EINVAL,
-                                                    "upload: %s is not a regular file", path);
+        return rc;
     }
     *size = (uint64_t)st.st_size;
     return 0;

@@ -1,5 +1,6 @@
 /* Unit tests of common/filestore: URL grammar, names, XML and listing parsers,
  * option checks, the file:// backend, and failures against closed ports. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -581,6 +582,39 @@ static void test_filestore_file_errors_name_the_cause(void **state)
     replay_filestore_close(fs);
 }
 
+/* fstat() for the test below: linked with -Wl,--wrap=fstat. When failing, it
+ * leaves the buffer as a failed call may (here: zeros, "not a regular file"). */
+int __real_fstat(int fd, struct stat *st);
+int __wrap_fstat(int fd, struct stat *st);
+static int fstat_fails_with; /* errno to fail with, 0 = pass through */
+
+int __wrap_fstat(int fd, struct stat *st)
+{
+    if (fstat_fails_with == 0)
+        return __real_fstat(fd, st);
+    memset(st, 0, sizeof(*st));
+    errno = fstat_fails_with;
+    return -1;
+}
+
+static void test_filestore_upload_reports_a_failed_stat_of_the_local_file(void **state)
+{
+    (void)state;
+    struct replay_filestore *fs = open_file_store("fstat", NULL);
+    char src[512];
+    snprintf(src, sizeof(src), "%s/src", tmpdir);
+    write_file(src, "payload", 7);
+    struct replay_err err = {0};
+    fstat_fails_with = EOVERFLOW;
+    int rc = replay_filestore_upload(fs, src, "n", NULL, &err);
+    fstat_fails_with = 0;
+    assert_int_equal(rc, REPLAY_EIO);
+    assert_int_equal(err.sys_errno, EOVERFLOW);
+    assert_non_null(strstr(err.msg, "upload: stat"));
+    assert_null(strstr(err.msg, "not a regular file"));
+    replay_filestore_close(fs);
+}
+
 static void test_filestore_file_read_only_skips_writes(void **state)
 {
     (void)state;
@@ -734,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_filestore_file_list_hides_temporaries_and_directories),
         cmocka_unit_test(test_filestore_file_list_stops_when_the_callback_says_so),
         cmocka_unit_test(test_filestore_file_errors_name_the_cause),
+        cmocka_unit_test(test_filestore_upload_reports_a_failed_stat_of_the_local_file),
         cmocka_unit_test(test_filestore_file_read_only_skips_writes),
         cmocka_unit_test(test_filestore_canceled_upload_leaves_nothing),
         cmocka_unit_test(test_filestore_open_and_close_handle_null),
