@@ -15,6 +15,7 @@
 
 #include "alclient_int.h"
 #include "pyjson_int.h"
+#include "replay/atomicfile.h"
 #include "replay/log.h"
 #include "replay/redact.h"
 
@@ -254,12 +255,12 @@ static int bundle_sink(void *ctx, const char *data, size_t n)
             replay__http_xfer_fail(&k->x, REPLAY_EPROTO, 0, "the answer is not a CaRT file");
             return REPLAY_EPROTO;
         }
-        if ((e = replay__http_write_all(fd, k->magic, sizeof(k->magic))) == 0)
+        if ((e = replay_atomicfile_write_fd(fd, k->magic, sizeof(k->magic))) == 0)
             k->written += sizeof(k->magic);
     } else {
         e = 0;
     }
-    if (e == 0 && n > 0 && (e = replay__http_write_all(fd, data, n)) == 0)
+    if (e == 0 && n > 0 && (e = replay_atomicfile_write_fd(fd, data, n)) == 0)
         k->written += n;
     if (e != 0) {
         replay__http_xfer_fail(&k->x, REPLAY_EIO, e, "write bundle");

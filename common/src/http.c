@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "replay/atomicfile.h"
 #include "replay/log.h"
 #include "replay/redact.h"
 
@@ -91,23 +92,6 @@ int replay__http_buf_add_some(struct replay__http_buf *b, const void *data, size
         n = room;
     }
     return n > 0 ? replay__http_buf_add(b, data, n) : 0;
-}
-
-int replay__http_write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return errno;
-        if (w == 0)
-            return EIO;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* ---- handles --------------------------------------------------------------------- */
@@ -330,7 +314,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
         if (rc != 0)
             replay__http_xfer_fail(x, rc, 0, "stopped by the receiver");
     } else if (x->out_fd >= 0 && wanted_body(x)) {
-        rc = replay__http_write_all(x->out_fd, p, len);
+        rc = replay_atomicfile_write_fd(x->out_fd, p, len);
         if (rc != 0)
             replay__http_xfer_fail(x, REPLAY_EIO, rc, "writing the local file");
     } else {

@@ -15,7 +15,8 @@
  *    Redirects are not followed unless a caller turns them on for a request;
  *  - one transfer at a time on a handle (struct replay__http_xfer): the request
  *    body from memory or from a file (pread, so a rewind re-reads it), the
- *    answer to a file descriptor (write_all: EINTR and short writes), to a
+ *    answer to a file descriptor (replay_atomicfile_write_fd(): EINTR and short
+ *    writes), to a
  *    capped memory buffer or to a callback, the status line and one wanted
  *    header, progress (replay_progress()) and cancellation (REPLAY_ECANCELED
  *    within a second of the request), and the time spent waiting counted as idle
@@ -76,9 +77,6 @@ REPLAY_MUST_CHECK int replay__http_buf_str(struct replay__http_buf *b, const cha
  * excerpts, where losing the tail is no error. 0 or REPLAY_ENOMEM. */
 int replay__http_buf_add_some(struct replay__http_buf *b, const void *data, size_t n,
                               size_t limit);
-
-/* Writes all of [p, p+n) to fd, across EINTR and short writes. 0 or errno. */
-int replay__http_write_all(int fd, const void *p, size_t n);
 
 /* ---- handles ------------------------------------------------------------------ */
 

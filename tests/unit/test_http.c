@@ -1,10 +1,9 @@
 /* Unit tests of the http module (common/src/http_int.h), the one libcurl layer of
- * alclient and filestore: the capped buffer, write_all, the classification of
+ * alclient and filestore: the capped buffer, the classification of
  * libcurl's failures, the back-off and retry loop, and transfers against a
  * small HTTP responder on loopback run by the test itself. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "http_int.h"
+#include "replay/atomicfile.h"
 #include "replay/log.h"
 
 static int quiet(void **state)
@@ -67,78 +66,6 @@ static void test_http_buf_add_some_keeps_a_prefix_and_marks_the_cut(void **state
     assert_int_equal(replay__http_buf_add_some(&b, "abcdef", 6, 1000), 0);
     assert_string_equal(b.p, "abc");
     replay__http_buf_free(&b);
-}
-
-struct drain {
-    int fd;
-    uint64_t bytes, sum;
-};
-
-static void *drain_pipe(void *arg)
-{
-    struct drain *d = arg;
-    unsigned char buf[4096];
-    ssize_t n;
-    while ((n = read(d->fd, buf, sizeof(buf))) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        assert_true(n > 0);
-        for (ssize_t i = 0; i < n; i++)
-            d->sum = d->sum * 31 + buf[i];
-        d->bytes += (uint64_t)n;
-    }
-    return NULL;
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-}
-
-static void test_http_write_all_survives_interrupted_and_short_writes(void **state)
-{
-    (void)state;
-    enum { SIZE = 16 << 20 };
-    unsigned char *data = malloc(SIZE);
-    assert_non_null(data);
-    uint64_t want = 0;
-    for (size_t i = 0; i < SIZE; i++) {
-        data[i] = (unsigned char)(i * 7 + (i >> 13));
-        want = want * 31 + data[i];
-    }
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    struct drain d = {p[0], 0, 0};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, drain_pipe, &d), 0);
-    /* A signal every millisecond without SA_RESTART: blocked writes return
-     * EINTR, or a short count when part of the data went through. */
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, &old);
-    struct itimerval it = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &it, NULL);
-    int rc = replay__http_write_all(p[1], data, SIZE);
-    setitimer(ITIMER_REAL, &off, NULL);
-    sigaction(SIGALRM, &old, NULL);
-    close(p[1]);
-    pthread_join(th, NULL);
-    close(p[0]);
-    free(data);
-    assert_int_equal(rc, 0);
-    assert_int_equal(d.bytes, SIZE);
-    assert_true(d.sum == want);
-}
-
-static void test_http_write_all_reports_the_errno_of_a_failed_write(void **state)
-{
-    (void)state;
-    int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
-    assert_true(fd >= 0);
-    assert_int_equal(replay__http_write_all(fd, "x", 1), ENOSPC);
-    close(fd);
-    assert_int_equal(replay__http_write_all(-1, "x", 1), EBADF);
-    assert_int_equal(replay__http_write_all(-1, "x", 0), 0);
 }
 
 /* ---- classification, back-off, retries ---- */
@@ -325,7 +252,7 @@ static void serve_one(struct responder *r, int fd)
         r->body_len += (size_t)got;
     }
     if (r->answer != NULL) {
-        assert_int_equal(replay__http_write_all(fd, r->answer, r->answer_len), 0);
+        assert_int_equal(replay_atomicfile_write_fd(fd, r->answer, r->answer_len), 0);
     } else {
         char sink[256]; /* no answer: hold the connection until the client leaves */
         while (read(fd, sink, sizeof(sink)) > 0)
@@ -395,7 +322,7 @@ static int temp_file(const char *content)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     unlink(path);
-    assert_int_equal(replay__http_write_all(fd, content, strlen(content)), 0);
+    assert_int_equal(replay_atomicfile_write_fd(fd, content, strlen(content)), 0);
     return fd;
 }
 
@@ -595,8 +522,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_buf_refuses_past_its_cap_and_keeps_content),
         cmocka_unit_test(test_http_buf_add_some_keeps_a_prefix_and_marks_the_cut),
-        cmocka_unit_test(test_http_write_all_survives_interrupted_and_short_writes),
-        cmocka_unit_test(test_http_write_all_reports_the_errno_of_a_failed_write),
         cmocka_unit_test(test_http_classify_maps_each_curl_failure_to_one_code),
         cmocka_unit_test(test_http_backoff_grows_is_capped_and_jittered),
         cmocka_unit_test(test_http_random_varies),
