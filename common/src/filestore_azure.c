@@ -495,8 +495,8 @@ static int put_blocks(struct replay_filestore *fs, int fd, uint64_t size, const 
         return replay_err_set(err, REPLAY_ETOOBIG, "%llu bytes is too large for a block blob",
                               (unsigned long long)size);
     unsigned n = (unsigned)((size + part - 1) / part);
-    char prefix[17];
-    replay__fs_random_hex(prefix, 8);
+    char prefix[17]; /* tells this upload's blocks from a concurrent one's */
+    snprintf(prefix, sizeof(prefix), "%016llx", (unsigned long long)replay__http_random());
     int rc = 0;
     for (unsigned i = 0; rc == 0 && i < n; i++) {
         char id[64];

@@ -176,15 +176,12 @@ static int ftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const 
 {
     (void)outcome;
     struct ftp_store *f = fs->impl;
-    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH], tmp_name[64];
+    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
     int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
+    if (rc == 0)
+        rc = replay__fs_tmp_path(path, tmp, sizeof(tmp), err);
     if (rc != 0)
         return rc;
-    replay__fs_tmp_name(tmp_name, sizeof(tmp_name));
-    const char *slash = strrchr(path, '/');
-    if (snprintf(tmp, sizeof(tmp), "%.*s/%s", (int)(slash - path), path, tmp_name) >=
-        (int)sizeof(tmp))
-        return replay_err_set(err, REPLAY_ETOOBIG, "temporary path too long");
     rc = send_tmp(fs, fd, size, tmp, path, err);
     if (rc != 0) {
         drop_tmp(fs, tmp);

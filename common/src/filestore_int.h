@@ -25,8 +25,6 @@
 #define REPLAY__FS_MAX_COMPONENT 255
 /* Longest path or URL a backend builds from a base and a name. */
 #define REPLAY__FS_MAX_PATH 4096
-/* Prefix of temporary upload names: dot-files, which the loader ignores. */
-#define REPLAY__FS_TMP_PREFIX ".replay-tmp-"
 
 /* ---- URL (filestore_url.c) ------------------------------------------------ */
 
@@ -69,16 +67,10 @@ REPLAY_MUST_CHECK int replay__fs_join(const char *base, const char *name, char *
                                       size_t outsz, struct replay_err *err);
 /* Last component of a checked name. */
 const char *replay__fs_basename(const char *name);
-/* True for names made by replay__fs_tmp_name(). */
-bool replay__fs_is_tmp_name(const char *base_name);
-/* A fresh random temporary base name (".replay-tmp-<32 hex>") in out (>= 64). */
-void replay__fs_tmp_name(char *out, size_t outsz);
-/* Random hex string of 2*nbytes characters (getrandom, never fails). */
-void replay__fs_random_hex(char *out, size_t nbytes);
-/* mkdir -p (mode 0777 & ~umask). */
-REPLAY_MUST_CHECK int replay__fs_mkdirs(const char *dir, struct replay_err *err);
-/* fsync of a directory; file systems that cannot do it count as success. */
-int replay__fs_fsync_dir(const char *dir);
+/* A fresh temporary path beside `path` (same directory, the project's temporary
+ * name: replay/atomicfile.h), for remote stores. REPLAY_ETOOBIG when too long. */
+REPLAY_MUST_CHECK int replay__fs_tmp_path(const char *path, char *out, size_t outsz,
+                                          struct replay_err *err);
 
 /* ---- backends -------------------------------------------------------------- */
 

@@ -247,17 +247,12 @@ static int sftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const
                        enum replay_filestore_outcome *outcome, struct replay_err *err)
 {
     struct sftp_store *s = fs->impl;
-    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH], tmp_name[64];
+    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
     int rc = path_of(s, name, path, sizeof(path), err);
+    if (rc == 0)
+        rc = replay__fs_tmp_path(path, tmp, sizeof(tmp), err);
     if (rc != 0)
         return rc;
-    replay__fs_tmp_name(tmp_name, sizeof(tmp_name));
-    const char *slash = strrchr(path, '/');
-    int n = slash != NULL
-                ? snprintf(tmp, sizeof(tmp), "%.*s/%s", (int)(slash - path), path, tmp_name)
-                : snprintf(tmp, sizeof(tmp), "%s", tmp_name);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return replay_err_set(err, REPLAY_ETOOBIG, "temporary path too long");
     struct replay_err e = {0};
     rc = send_tmp(fs, fd, size, tmp, path, &e);
     if (rc != 0) {

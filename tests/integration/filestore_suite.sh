@@ -362,7 +362,8 @@ extra_file() {
   [ -f "$T/store/bundles/${sha:0:1}/${sha:1:1}/${sha:2:1}/${sha:3:1}/$sha" ] ||
     fail "64-character name not stored under its shard"
   note "file: the killed upload left only a hidden temporary"
-  ls -A "$T/store/bundles" | grep -q '^\.replay-tmp-' || fail "no temporary left by the killed upload"
+  ls -A "$T/store/bundles" | grep -q '^\.killed\.bin\.replay-tmp-[A-Za-z0-9]\{12\}$' ||
+    fail "no temporary left by the killed upload: $(ls -A "$T/store/bundles")"
 }
 
 extra_sftp() {

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "filestore_int.h"
+#include "replay/atomicfile.h"
 #include "replay/filestore.h"
 #include "replay/redact.h"
 
@@ -297,16 +298,20 @@ static void test_filestore_join_shards_64_character_names(void **state)
                      REPLAY_ETOOBIG);
 }
 
-static void test_filestore_temporary_names_are_hidden_and_unique(void **state)
+static void test_filestore_temporary_paths_sit_beside_the_final_name(void **state)
 {
     (void)state;
-    char a[64], b[64];
-    replay__fs_tmp_name(a, sizeof(a));
-    replay__fs_tmp_name(b, sizeof(b));
-    assert_true(a[0] == '.');
-    assert_true(replay__fs_is_tmp_name(a));
+    char a[REPLAY__FS_MAX_PATH], b[REPLAY__FS_MAX_PATH];
+    assert_int_equal(replay__fs_tmp_path("/in/c0/alert_1.al_bundle", a, sizeof(a), NULL), 0);
+    assert_int_equal(replay__fs_tmp_path("/in/c0/alert_1.al_bundle", b, sizeof(b), NULL), 0);
+    assert_int_equal(strncmp(a, "/in/c0/.alert_1.al_bundle.replay-tmp-", 37), 0);
+    assert_true(replay_atomicfile_is_tmp_name(replay__fs_basename(a)));
     assert_string_not_equal(a, b);
-    assert_false(replay__fs_is_tmp_name("alert_1.al_bundle"));
+    assert_int_equal(replay__fs_tmp_path("name", a, sizeof(a), NULL), 0);
+    assert_int_equal(strncmp(a, ".name.replay-tmp-", 17), 0);
+    char small[20];
+    assert_int_equal(replay__fs_tmp_path("/in/alert_1.al_bundle", small, sizeof(small), NULL),
+                     REPLAY_ETOOBIG);
     assert_string_equal(replay__fs_basename("a/b/c.bin"), "c.bin");
     assert_string_equal(replay__fs_basename("c.bin"), "c.bin");
 }
@@ -520,7 +525,7 @@ static void test_filestore_file_list_hides_temporaries_and_directories(void **st
     assert_int_equal(replay_filestore_upload(fs, src, "one", NULL, &err), 0);
     assert_int_equal(replay_filestore_upload(fs, src, "two", NULL, &err), 0);
     assert_int_equal(replay_filestore_upload(fs, src, "dir/three", NULL, &err), 0);
-    snprintf(path, sizeof(path), "%s/listed/" REPLAY__FS_TMP_PREFIX "abc", tmpdir);
+    snprintf(path, sizeof(path), "%s/listed/.one.replay-tmp-abcdef012345", tmpdir);
     write_file(path, "partial", 7);
     snprintf(path, sizeof(path), "%s/listed/bad\nname", tmpdir);
     write_file(path, "x", 1);
@@ -660,6 +665,32 @@ static void test_filestore_canceled_upload_leaves_nothing(void **state)
     replay_filestore_close(fs);
 }
 
+static void test_filestore_canceled_download_leaves_no_file_and_no_temporary(void **state)
+{
+    (void)state;
+    char url[600], local_dir[512], local[600], src[512];
+    struct replay_filestore *fs = open_file_store("dlcancel", NULL);
+    snprintf(src, sizeof(src), "%s/src", tmpdir);
+    write_file(src, "payload", 7);
+    struct replay_err err = {0};
+    assert_int_equal(replay_filestore_upload(fs, src, "obj", NULL, &err), 0);
+    replay_filestore_close(fs);
+    struct replay_cancel *c = replay_cancel_new();
+    struct replay_filestore_opts opts = {.cancel = c};
+    snprintf(url, sizeof(url), "file://%s/dlcancel", tmpdir);
+    assert_int_equal(replay_filestore_open(url, &opts, &fs, &err), 0);
+    snprintf(local_dir, sizeof(local_dir), "%s/dlcancel-local", tmpdir);
+    snprintf(local, sizeof(local), "%s/obj", local_dir);
+    replay_cancel_request(c);
+    assert_int_equal(replay_filestore_download(fs, "obj", local, &err), REPLAY_ECANCELED);
+    replay_filestore_close(fs);
+    replay_cancel_free(c);
+    assert_int_equal(access(local, F_OK), -1);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", local_dir);
+    assert_int_equal(system(cmd), 0); /* not even a hidden temporary */
+}
+
 static void test_filestore_open_and_close_handle_null(void **state)
 {
     (void)state;
@@ -755,7 +786,7 @@ int main(void)
         cmocka_unit_test(test_filestore_names_accept_relative_names),
         cmocka_unit_test(test_filestore_names_refuse_unsafe_names),
         cmocka_unit_test(test_filestore_join_shards_64_character_names),
-        cmocka_unit_test(test_filestore_temporary_names_are_hidden_and_unique),
+        cmocka_unit_test(test_filestore_temporary_paths_sit_beside_the_final_name),
         cmocka_unit_test(test_filestore_url_encode_keeps_unreserved_only),
         cmocka_unit_test(test_filestore_xml_text_decodes_entities),
         cmocka_unit_test(test_filestore_xml_rejects_malformed_text),
@@ -771,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_filestore_upload_reports_a_failed_stat_of_the_local_file),
         cmocka_unit_test(test_filestore_file_read_only_skips_writes),
         cmocka_unit_test(test_filestore_canceled_upload_leaves_nothing),
+        cmocka_unit_test(test_filestore_canceled_download_leaves_no_file_and_no_temporary),
         cmocka_unit_test(test_filestore_open_and_close_handle_null),
         cmocka_unit_test(test_filestore_closed_port_fails_fast_with_econn),
         cmocka_unit_test(test_filestore_http_is_read_only),
