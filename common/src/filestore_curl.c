@@ -3,7 +3,7 @@
  * (http_int.h), which owns libcurl itself: the store's transport made on first
  * use with the store's options, failures that name the store, the mapping of
  * S3/Azure error answers to REPLAY_E* codes, and the FTP/SFTP helpers (size of a
- * remote file, directory listings and their line parser).
+ * remote file, directory listings; their parser is filestore_list.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,6 @@
 #include "filestore_int.h"
 #include "replay/redact.h"
 
-#define LIST_LINE_MAX 4096
 
 void replay__fs_http_close(struct replay_filestore *fs)
 {
@@ -188,165 +187,38 @@ int replay__fs_remote_size(struct replay_filestore *fs, CURL *h, const char *url
     return 0;
 }
 
-static bool is_month(const char *t)
-{
-    static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                         "jul", "aug", "sep", "oct", "nov", "dec"};
-    if (strlen(t) != 3)
-        return false;
-    for (size_t i = 0; i < 12; i++) {
-        if (strcasecmp(t, months[i]) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool all_digits(const char *t)
-{
-    if (*t == '\0')
-        return false;
-    for (; *t != '\0'; t++) {
-        if (*t < '0' || *t > '9')
-            return false;
-    }
-    return true;
-}
-
-#define LIST_MAX_TOKENS 12
-
-/* Splits up to max tokens at runs of spaces; *rest points at what follows. */
-static size_t tokens(char *line, char **tok, size_t max, char **rest)
-{
-    size_t n = 0;
-    char *p = line;
-    while (n < max) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0')
-            break;
-        tok[n++] = p;
-        p += strcspn(p, " \t");
-        if (*p == '\0')
-            break;
-        *p++ = '\0';
-    }
-    while (*p == ' ' || *p == '\t')
-        p++;
-    *rest = p;
-    return n;
-}
-
-/* "-rw-r--r-- 1 u g 5 Nov 28 01:30 name": the name follows month, day, time. */
-static int parse_unix_line(char *line, const char **name)
-{
-    char type = line[0];
-    char *tok[LIST_MAX_TOKENS], *rest = NULL;
-    char *p = line;
-    for (size_t i = 0; i < LIST_MAX_TOKENS; i++) {
-        size_t n = tokens(p, tok, 1, &rest);
-        if (n == 0)
-            return 0;
-        if (i >= 3 && is_month(tok[0])) {
-            char *day, *when;
-            if (tokens(rest, &day, 1, &rest) != 1 || !all_digits(day))
-                return 0;
-            if (tokens(rest, &when, 1, &rest) != 1)
-                return 0;
-            if (*rest == '\0' || type != '-')
-                return 0;
-            *name = rest;
-            return 1;
-        }
-        p = rest;
-    }
-    return 0;
-}
-
-/* "11-28-26  01:30AM  <DIR>  name" or "11-28-26  01:30AM  1234 name". */
-static int parse_dos_line(char *line, const char **name)
-{
-    char *tok[3], *rest;
-    if (tokens(line, tok, 3, &rest) != 3 || *rest == '\0')
-        return 0;
-    if (strchr(tok[0], '-') == NULL || strchr(tok[1], ':') == NULL || !all_digits(tok[2]))
-        return 0;
-    *name = rest;
-    return 1;
-}
-
-int replay__fs_parse_list_line(char *line, const char **name)
-{
-    size_t len = strlen(line);
-    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
-        line[--len] = '\0';
-    if (len < 2)
-        return 0;
-    if (strchr("-dlbcps", line[0]) != NULL && strchr("-r", line[1]) != NULL)
-        return parse_unix_line(line, name);
-    if (line[0] >= '0' && line[0] <= '9')
-        return parse_dos_line(line, name);
-    return 0;
-}
-
-struct list_state {
+/* The listing's bytes go to the line splitter; a stop by the caller's callback
+ * is reported as such. */
+struct list_sink {
+    struct replay__fs_lister *lister;
     struct replay__http_xfer *x;
-    char line[LIST_LINE_MAX];
-    size_t len;
-    bool skipping; /* inside a line longer than the buffer */
-    replay_filestore_list_fn fn;
-    void *ctx;
 };
-
-static int list_line(struct list_state *s)
-{
-    s->line[s->len] = '\0';
-    s->len = 0;
-    const char *name;
-    if (replay__fs_parse_list_line(s->line, &name) != 1)
-        return 0;
-    int rc = s->fn(name, s->ctx);
-    if (rc != 0 && s->x != NULL)
-        replay__http_xfer_fail(s->x, rc, 0, "stopped by the listing callback");
-    return rc;
-}
 
 static int list_sink(void *ctx, const char *p, size_t len)
 {
-    struct list_state *s = ctx;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '\n') {
-            int rc = s->skipping ? 0 : list_line(s);
-            s->skipping = false;
-            s->len = 0;
-            if (rc != 0)
-                return rc;
-        } else if (s->len + 1 < sizeof(s->line)) {
-            s->line[s->len++] = p[i];
-        } else {
-            s->skipping = true;
-        }
-    }
-    return 0;
+    struct list_sink *k = ctx;
+    int rc = replay__fs_lister_feed(k->lister, p, len);
+    if (rc != 0)
+        replay__http_xfer_fail(k->x, rc, 0, "stopped by the listing callback");
+    return rc;
 }
 
 int replay__fs_list_dir(struct replay_filestore *fs, const char *url,
                         replay_filestore_list_fn fn, void *ctx, struct replay_err *err)
 {
-    struct list_state *s = calloc(1, sizeof(*s));
-    if (s == NULL)
+    struct replay__fs_lister *l = malloc(sizeof(*l));
+    if (l == NULL)
         return replay_err_set(err, REPLAY_ENOMEM, "list: out of memory");
-    s->fn = fn;
-    s->ctx = ctx;
+    replay__fs_lister_init(l, fn, ctx);
     struct replay__http_xfer x;
     replay__http_xfer_init(&x);
+    struct list_sink k = {l, &x};
     x.url = url;
     x.sink = list_sink;
-    x.sink_ctx = s;
-    s->x = &x;
+    x.sink_ctx = &k;
     int rc = replay__fs_perform(fs, &x, "list", err);
-    s->x = NULL;
-    if (rc == 0 && s->len > 0 && !s->skipping && (rc = list_line(s)) != 0) /* no newline */
+    if (rc == 0 && (rc = replay__fs_lister_end(l)) != 0)
         replay_err_set(err, rc, "list %s: stopped by the listing callback", fs->shown);
-    free(s);
+    free(l);
     return rc;
 }

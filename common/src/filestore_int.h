@@ -189,10 +189,32 @@ REPLAY_MUST_CHECK int replay__fs_list_dir(struct replay_filestore *fs, const cha
                                           struct replay_err *err);
 #endif
 
+/* ---- FTP/SFTP listings (filestore_list.c): no I/O -------------------------------- */
+
 /* Parses one line of a Unix "ls -l" style or DOS style directory listing.
- * Returns 1 and points *name at the name (inside line, which is modified) for a
- * regular file, 0 for anything else (directories, links, "total", junk). */
+ * Returns 1 and points *name at the name (inside line, which is modified; not
+ * empty, not starting with a blank) for a regular file, 0 for anything else
+ * (directories, links, "total", junk). */
 int replay__fs_parse_list_line(char *line, const char **name);
+
+#define REPLAY__FS_LIST_LINE_MAX 4096
+
+/* Splits a listing into lines as it streams in and calls fn(name, ctx) for each
+ * regular file (replay__fs_parse_list_line()). Lines longer than the buffer,
+ * or holding a NUL, are skipped. The result does not depend on how the bytes
+ * are cut into chunks. */
+struct replay__fs_lister {
+    char line[REPLAY__FS_LIST_LINE_MAX];
+    size_t len;
+    bool skipping; /* inside a line longer than the buffer */
+    replay_filestore_list_fn fn;
+    void *ctx;
+};
+void replay__fs_lister_init(struct replay__fs_lister *l, replay_filestore_list_fn fn, void *ctx);
+/* Takes the next n bytes; returns 0, or what fn returned to stop. */
+int replay__fs_lister_feed(struct replay__fs_lister *l, const char *p, size_t n);
+/* The last line, when the listing does not end with a newline. */
+int replay__fs_lister_end(struct replay__fs_lister *l);
 
 /* replay_url_quote(s) into out: quote(s, safe='/') with keep_slash, else
  * quote(s, safe='') (AWS's URI encoding). REPLAY_ETOOBIG when it does not fit. */
@@ -203,8 +225,8 @@ REPLAY_MUST_CHECK int replay__fs_url_encode(const char *s, bool keep_slash, char
 
 /* Finds the first element <tag> (with or without attributes) in [xml, xml+len)
  * and copies its text, entity-decoded, into out (size outsz, NUL-terminated).
- * Returns the pointer just past </tag>, or NULL when absent or malformed, or
- * when the text does not fit. */
+ * Returns the pointer just past </tag>, or NULL with out set to "" when absent
+ * or malformed, or when the text does not fit. */
 const char *replay__xml_text(const char *xml, size_t len, const char *tag, char *out,
                              size_t outsz);
 /* Calls fn(text, ctx) for the text of <inner> inside each <outer> element of the

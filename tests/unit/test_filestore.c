@@ -352,8 +352,11 @@ static void test_filestore_xml_rejects_malformed_text(void **state)
     char out[8];
     const char *cases[] = {"<K>a&bogus;</K>", "<K>&#0;</K>", "<K>&#xD800;</K>", "<K>&#;</K>",
                            "<K>unterminated", "<K>&amp</K>", "<K>123456789</K>"};
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(out, 'x', sizeof(out));
         assert_null(replay__xml_text(cases[i], strlen(cases[i]), "K", out, sizeof(out)));
+        assert_string_equal(out, ""); /* never half a text (found by fuzz_filestore_xml) */
+    }
 }
 
 static int collect(const char *text, void *ctx)
@@ -399,6 +402,62 @@ static void test_filestore_list_lines_keep_regular_files_only(void **state)
                        "-rw-r--r-- 1 u g 5 Nov 28 01:30", "garbage line here"};
     for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
         assert_int_equal(replay__fs_parse_list_line(junk[i], &name), 0);
+}
+
+static int join_names(const char *name, void *ctx)
+{
+    char *acc = ctx;
+    strcat(acc, name);
+    strcat(acc, "|");
+    return strcmp(name, "stop") == 0 ? REPLAY_EBUSY : 0;
+}
+
+/* Feeds a listing to a fresh splitter in chunks of `chunk` bytes. */
+static int feed(const char *listing, size_t len, size_t chunk, char *acc)
+{
+    struct replay__fs_lister *l = malloc(sizeof(*l));
+    assert_non_null(l);
+    replay__fs_lister_init(l, join_names, acc);
+    acc[0] = '\0';
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < len; off += chunk)
+        rc = replay__fs_lister_feed(l, listing + off, len - off < chunk ? len - off : chunk);
+    if (rc == 0)
+        rc = replay__fs_lister_end(l);
+    free(l);
+    return rc;
+}
+
+static void test_filestore_listing_splitter_ignores_chunking_and_skips_bad_lines(void **state)
+{
+    (void)state;
+    static const char listing[] =
+        "-rw-r--r-- 1 u g 5 Nov 28 01:30 one.bin\r\n"
+        "-rw-r--r-- 1 u g 5 Nov 28 01:30 with\0nul.bin\r\n" /* a NUL: not a name */
+        "drwxr-xr-x 2 u g 4096 Nov 28 01:30 dir\n"
+        "-rw-r--r-- 1 u g 5 Nov 28 01:30 last.bin"; /* no newline at the end */
+    char whole[512], cut[512];
+    assert_int_equal(feed(listing, sizeof(listing) - 1, sizeof(listing), whole), 0);
+    assert_string_equal(whole, "one.bin|last.bin|");
+    for (size_t chunk = 1; chunk < 40; chunk++) {
+        assert_int_equal(feed(listing, sizeof(listing) - 1, chunk, cut), 0);
+        assert_string_equal(cut, whole);
+    }
+    /* a line longer than the buffer is skipped whole, the next one is read */
+    size_t n = REPLAY__FS_LIST_LINE_MAX + 200;
+    char *big = malloc(n + 64);
+    assert_non_null(big);
+    memset(big, 'x', n);
+    memcpy(big, "-rw-r--r-- 1 u g 5 Nov 28 01:30 ", 32);
+    strcpy(big + n, "\n-rw-r--r-- 1 u g 5 Nov 28 01:30 after\n");
+    assert_int_equal(feed(big, strlen(big), 100, cut), 0);
+    assert_string_equal(cut, "after|");
+    free(big);
+    /* the callback stops the listing */
+    static const char stops[] = "-rw-r--r-- 1 u g 5 Nov 28 01:30 stop\n"
+                                "-rw-r--r-- 1 u g 5 Nov 28 01:30 never\n";
+    assert_int_equal(feed(stops, sizeof(stops) - 1, 7, cut), REPLAY_EBUSY);
+    assert_string_equal(cut, "stop|");
 }
 
 /* ---- option checks without I/O (replay_filestore_check_url) ------------------------ */
@@ -792,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_filestore_xml_rejects_malformed_text),
         cmocka_unit_test(test_filestore_xml_each_walks_outer_elements),
         cmocka_unit_test(test_filestore_list_lines_keep_regular_files_only),
+        cmocka_unit_test(test_filestore_listing_splitter_ignores_chunking_and_skips_bad_lines),
         cmocka_unit_test(test_filestore_check_url_accepts_every_scheme),
         cmocka_unit_test(test_filestore_check_url_refuses_bad_options),
         cmocka_unit_test(test_filestore_check_url_messages_hide_secrets),
