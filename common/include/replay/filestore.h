@@ -15,17 +15,19 @@
  * default, and what we do differently from upstream.
  *
  * What it owns: a store opened from one URL, holding at most one connection
- * (libcurl handle or nothing for file://) and the URL's parsed parts.
+ * (a handle of the shared http transport, or nothing for file://) and the URL's
+ * parsed parts.
  *
  * Invariants:
  *  - upload never overwrites: a name that exists is left alone and the call
  *    reports REPLAY_FILESTORE_SKIPPED_EXISTS (upstream's "first bundle wins");
  *  - upload is atomic: readers see the whole object or nothing. Backends with a
- *    rename write a dot-prefixed temporary name in the destination directory and
- *    rename it (file, ftp, sftp); S3 is one PUT, or a multipart upload visible
- *    only once completed; Azure is one Put Blob, or a committed block list;
- *  - download is atomic on the local side (temporary file beside the
- *    destination, renamed into place); it overwrites the local file;
+ *    rename write the project's temporary name (replay/atomicfile.h) in the
+ *    destination directory and rename it (file, ftp, sftp); listings leave such
+ *    names out; S3 is one PUT, or a multipart upload visible only once
+ *    completed; Azure is one Put Blob, or a committed block list;
+ *  - download is atomic on the local side (an atomic file beside the
+ *    destination, put in place whole); it overwrites the local file;
  *  - names are relative, '/'-separated, without '.', '..' or empty components,
  *    without control characters or '\'; other names fail with REPLAY_EUNSAFE;
  *  - memory stays flat whatever the object size (streams with fixed buffers);
