@@ -190,33 +190,41 @@ static int ftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const 
     return check_size(fs, path, size, err);
 }
 
+#define URL_MAX (REPLAY__FS_MAX_PATH * 3 + 400)
+
+/* The URL of a name's file (url, URL_MAX bytes), with the handle prepared. */
+static CURL *name_handle(struct replay_filestore *fs, const char *name, char *url, int *rc,
+                         struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    char path[REPLAY__FS_MAX_PATH];
+    *rc = replay__fs_join(f->base, name, path, sizeof(path), err);
+    if (*rc == 0)
+        *rc = url_of(f, path, false, url, URL_MAX, err);
+    CURL *h = *rc == 0 ? ftp_handle(fs, err) : NULL;
+    if (h == NULL && *rc == 0)
+        *rc = REPLAY_ENOMEM;
+    return h;
+}
+
 static int ftp_download(struct replay_filestore *fs, const char *name, int fd,
                         struct replay_err *err)
 {
-    struct ftp_store *f = fs->impl;
-    char path[REPLAY__FS_MAX_PATH], url[REPLAY__FS_MAX_PATH * 3 + 400];
-    int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
-    if (rc == 0)
-        rc = url_of(f, path, false, url, sizeof(url), err);
-    CURL *h = rc == 0 ? ftp_handle(fs, err) : NULL;
-    if (h == NULL)
-        return rc != 0 ? rc : REPLAY_ENOMEM;
+    char url[URL_MAX];
+    int rc;
+    if (name_handle(fs, name, url, &rc, err) == NULL)
+        return rc;
     return replay__fs_get_to_fd(fs, url, fd, "RETR", err);
 }
 
 static int ftp_exists(struct replay_filestore *fs, const char *name, bool *exists,
                       struct replay_err *err)
 {
-    struct ftp_store *f = fs->impl;
-    char path[REPLAY__FS_MAX_PATH], url[REPLAY__FS_MAX_PATH * 3 + 400];
+    char url[URL_MAX];
     uint64_t size;
-    int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
-    if (rc == 0)
-        rc = url_of(f, path, false, url, sizeof(url), err);
-    CURL *h = rc == 0 ? ftp_handle(fs, err) : NULL;
-    if (h == NULL)
-        return rc != 0 ? rc : REPLAY_ENOMEM;
-    return replay__fs_remote_size(fs, h, url, exists, &size, err);
+    int rc;
+    CURL *h = name_handle(fs, name, url, &rc, err);
+    return h == NULL ? rc : replay__fs_remote_size(fs, h, url, exists, &size, err);
 }
 
 static int ftp_remove(struct replay_filestore *fs, const char *name, struct replay_err *err)

@@ -49,13 +49,14 @@ static void http_close(struct replay_filestore *fs)
     fs->impl = NULL;
 }
 
-/* Prepares the store's handle for the URL of `name` (written to url). */
-static int http_handle(struct replay_filestore *fs, const char *name, char *url, size_t urlsz,
-                       CURL **out, struct replay_err *err)
+/* Prepares the store's handle and x for `method` on the URL of `name` (written
+ * to url, which x borrows). */
+static int http_prepare(struct replay_filestore *fs, const char *name, const char *method,
+                        char *url, size_t urlsz, struct replay__http_xfer *x,
+                        struct replay_err *err)
 {
     struct http_store *s = fs->impl;
     char path[REPLAY__FS_MAX_PATH], enc[REPLAY__FS_MAX_PATH * 3];
-    *out = NULL;
     int rc = replay__fs_join(fs->url.base, name, path, sizeof(path), err);
     if (rc == 0)
         rc = replay__fs_url_encode(path, true, enc, sizeof(enc), err);
@@ -75,7 +76,13 @@ static int http_handle(struct replay_filestore *fs, const char *name, char *url,
         curl_easy_setopt(h, CURLOPT_SSLCERT, s->pki);
         curl_easy_setopt(h, CURLOPT_SSLKEY, s->pki);
     }
-    *out = h;
+    if (strcmp(method, "GET") == 0) { /* downloads follow redirects, as upstream's */
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRECTS);
+    }
+    replay__http_xfer_init(x);
+    x->url = url;
+    x->method = method;
     return 0;
 }
 
@@ -114,17 +121,11 @@ static int http_download(struct replay_filestore *fs, const char *name, int fd,
                          struct replay_err *err)
 {
     char url[REPLAY__FS_MAX_PATH * 3 + 400], shown[REPLAY__FS_MAX_PATH * 3 + 400];
-    CURL *h;
-    int rc = http_handle(fs, name, url, sizeof(url), &h, err);
+    struct replay__http_xfer x;
+    int rc = http_prepare(fs, name, "GET", url, sizeof(url), &x, err);
     if (rc != 0)
         return rc;
-    struct replay__http_xfer x;
-    replay__http_xfer_init(&x);
-    x.url = url;
-    x.method = "GET";
     x.out_fd = fd;
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRECTS);
     rc = replay__fs_perform(fs, &x, "GET", err);
     if (rc == 0 && (x.status < 200 || x.status >= 300)) {
         replay_redact_url(url, shown, sizeof(shown));
@@ -137,15 +138,10 @@ static int http_exists(struct replay_filestore *fs, const char *name, bool *exis
                        struct replay_err *err)
 {
     char url[REPLAY__FS_MAX_PATH * 3 + 400];
-    CURL *h;
-    int rc = http_handle(fs, name, url, sizeof(url), &h, err);
-    if (rc != 0)
-        return rc;
     struct replay__http_xfer x;
-    replay__http_xfer_init(&x);
-    x.url = url;
-    x.method = "HEAD";
-    rc = replay__fs_perform(fs, &x, "HEAD", err);
+    int rc = http_prepare(fs, name, "HEAD", url, sizeof(url), &x, err);
+    if (rc == 0)
+        rc = replay__fs_perform(fs, &x, "HEAD", err);
     if (rc != 0)
         return rc;
     *exists = x.status < 400;
