@@ -256,16 +256,73 @@ static json_t *stream_body(const char *query, const char *const *filters, size_t
     return b;
 }
 
+/* FNV-1a, to recognise a paging id or a page seen before without keeping it. */
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+#define FNV_START 14695981039346656037ULL
+
+/* A server that repeats itself would keep a stream going forever (upstream's
+ * client loops). Paging ids are checked with Brent's cycle finding over their
+ * hashes (constant memory, finds a cycle of any length within two of its
+ * turns); a full page whose items are those of the page before (a server that
+ * ignores deep_paging_id) is caught directly. */
+struct stream_guard {
+    uint64_t tortoise; /* hash of an earlier paging id */
+    uint64_t power, lam;
+    uint64_t last_page; /* digest of the previous full page (0: none) */
+};
+
+static void guard_init(struct stream_guard *g)
+{
+    g->tortoise = fnv1a(FNV_START, "*", 1);
+    g->power = 1;
+    g->lam = 0;
+    g->last_page = 0;
+}
+
+/* Records the next paging id and the digest of the full page that came with it;
+ * REPLAY_EPROTO when the stream goes round. */
+static int guard_check(struct stream_guard *g, const char *next, uint64_t page,
+                       struct replay_err *err)
+{
+    if (page == g->last_page)
+        return proto_error(err, "stream", "the same full page came twice (the server "
+                                          "ignores deep_paging_id)");
+    g->last_page = page;
+    uint64_t h = fnv1a(FNV_START, next, strlen(next));
+    if (h == g->tortoise) {
+        char shown[80];
+        replay__alclient_excerpt(next, strlen(next), shown, sizeof(shown));
+        return replay_err_set(err, REPLAY_EPROTO, "stream: unexpected answer: "
+                              "next_deep_paging_id \"%s\" came again (the stream would "
+                              "never end)", shown);
+    }
+    if (++g->lam == g->power) {
+        g->tortoise = h;
+        g->power *= 2;
+        g->lam = 0;
+    }
+    return 0;
+}
+
+/* Hands every item to fn; *digest gets the digest of the page's items. */
 static int deliver(const json_t *items, replay_alclient_item_fn fn, void *ctx, uint64_t *count,
-                   struct replay_err *err)
+                   uint64_t *digest, struct replay_err *err)
 {
     size_t i;
     json_t *item;
+    *digest = FNV_START;
     json_array_foreach(items, i, item) {
         char *text = NULL;
         size_t len = 0;
         int rc = dump(item, &text, &len, "stream", err);
         if (rc == 0) {
+            *digest = fnv1a(*digest, text, len + 1); /* with the NUL: items stay apart */
             rc = fn(ctx, text, len);
             if (rc > 0)
                 rc = REPLAY_EINVAL;
@@ -281,25 +338,34 @@ static int deliver(const json_t *items, replay_alclient_item_fn fn, void *ctx, u
     return 0;
 }
 
+/* After a full page: 1 with the next paging id in *paging_id, or an error. */
+static int next_page(const json_t *resp, struct stream_guard *g, uint64_t digest,
+                     char **paging_id, struct replay_err *err)
+{
+    json_t *next = json_object_get(resp, "next_deep_paging_id");
+    if (!json_is_string(next))
+        return proto_error(err, "stream", "a full page came without next_deep_paging_id");
+    int rc = guard_check(g, json_string_value(next), digest, err);
+    if (rc != 0)
+        return rc;
+    if ((*paging_id = strdup(json_string_value(next))) == NULL)
+        return replay_err_set(err, REPLAY_ENOMEM, "stream: out of memory");
+    return 1;
+}
+
 /* One page: returns 1 when another page follows (its ID in *paging_id). */
 static int stream_page(struct replay_alclient *c, const char *index, json_t *body,
                        replay_alclient_item_fn fn, void *ctx, uint64_t *count,
-                       char **paging_id, struct replay_err *err)
+                       struct stream_guard *g, char **paging_id, struct replay_err *err)
 {
     struct replay__alclient_envelope env;
     json_t *items = NULL;
+    uint64_t digest = 0;
     int rc = search_request(c, index, body, &env, &items, err);
     if (rc == 0)
-        rc = deliver(items, fn, ctx, count, err);
-    if (rc == 0 && json_array_size(items) == REPLAY_ALCLIENT_STREAM_PAGE) {
-        json_t *next = json_object_get(env.response, "next_deep_paging_id");
-        if (!json_is_string(next))
-            rc = proto_error(err, "stream", "a full page came without next_deep_paging_id");
-        else if ((*paging_id = strdup(json_string_value(next))) == NULL)
-            rc = replay_err_set(err, REPLAY_ENOMEM, "stream: out of memory");
-        else
-            rc = 1;
-    }
+        rc = deliver(items, fn, ctx, count, &digest, err);
+    if (rc == 0 && json_array_size(items) == REPLAY_ALCLIENT_STREAM_PAGE)
+        rc = next_page(env.response, g, digest, paging_id, err);
     replay__alclient_envelope_free(&env);
     return rc;
 }
@@ -316,6 +382,8 @@ int replay_alclient_stream(struct replay_alclient *c, const char *index, const c
         return bad_arg(err, "stream", "no client, no item handler, or an unknown index");
     if (query == NULL || query[0] == '\0')
         return bad_arg(err, "stream", "empty query");
+    struct stream_guard guard;
+    guard_init(&guard);
     char *paging_id = strdup("*");
     int rc = paging_id == NULL ? replay_err_set(err, REPLAY_ENOMEM, "stream: out of memory") : 1;
     while (rc == 1) {
@@ -324,7 +392,7 @@ int replay_alclient_stream(struct replay_alclient *c, const char *index, const c
         paging_id = NULL;
         if (body == NULL)
             return body_failed(NULL, "stream", err);
-        rc = stream_page(c, index, body, fn, ctx, &delivered, &paging_id, err);
+        rc = stream_page(c, index, body, fn, ctx, &delivered, &guard, &paging_id, err);
         json_decref(body);
         if (count != NULL)
             *count = delivered;

@@ -1,11 +1,12 @@
 /*
  * alclient (internal): the parts of the REST client that do no I/O, so the unit
  * tests and the curl side share them: URL building with upstream's encoding
- * (al-rest-api.md §2.1), the response envelope (§3), how an HTTP status or a
- * transport failure is classified (§2.4, decisions.md §7), and the back-off.
+ * (al-rest-api.md §2.1), the response envelope (§3), and how an HTTP status is
+ * classified (§2.4, decisions.md §7). Transport failures, their classification
+ * and the back-off are the http module's (http_int.h).
  *
  * Nothing here talks to the network or keeps state; every function is
- * thread-safe. Strings returned through a `struct replay__abuf` are owned by it.
+ * thread-safe. Strings built into a `struct replay__http_buf` are owned by it.
  */
 #ifndef REPLAY_ALCLIENT_INT_H
 #define REPLAY_ALCLIENT_INT_H
@@ -16,33 +17,21 @@
 
 #include <jansson.h>
 
+#include "http_int.h"
 #include "replay/error.h"
 
-/* A growing byte buffer with a hard cap; appending past `max` fails with
- * REPLAY_ETOOBIG and leaves the buffer as it was. Always NUL-terminated when
- * `p` is not NULL. */
-struct replay__abuf {
-    char *p;
-    size_t len, cap, max;
-};
-
-void replay__abuf_init(struct replay__abuf *b, size_t max);
-void replay__abuf_free(struct replay__abuf *b);
-/* Empties the buffer; storage above `keep` bytes is released. */
-void replay__abuf_reset(struct replay__abuf *b, size_t keep);
-REPLAY_MUST_CHECK int replay__abuf_add(struct replay__abuf *b, const void *data, size_t n);
-REPLAY_MUST_CHECK int replay__abuf_str(struct replay__abuf *b, const char *s);
-
-/* Python urllib.parse.quote(s) (safe='/'): letters, digits, "_.-~" and "/" stay,
- * every other byte becomes %XX (upper-case hex). */
-REPLAY_MUST_CHECK int replay__alclient_quote(struct replay__abuf *b, const char *s);
+/* Python urllib.parse.quote(s) (safe='/') appended to b: letters, digits,
+ * "_.-~" and "/" stay, every other byte becomes %XX (upper-case hex). */
+REPLAY_MUST_CHECK int replay__alclient_quote(struct replay__http_buf *b, const char *s);
 
 /* A path argument (an ID, a collection name) as it reaches the wire. Upstream
  * puts it in verbatim and requests then re-quotes what a URL cannot hold; this
  * does the same (bytes outside `A-Za-z0-9 -._~!$&'()*+,:;=@[]` become %XX). An
  * argument that would change the URL's structure is refused with REPLAY_EUNSAFE:
  * empty, ".", "..", or containing '/', '?', '#' or '%'. */
-REPLAY_MUST_CHECK int replay__alclient_segment(struct replay__abuf *b, const char *s);
+REPLAY_MUST_CHECK int replay__alclient_segment(struct replay__http_buf *b, const char *s);
+/* True when replay__alclient_segment() would refuse s. */
+bool replay__alclient_segment_unsafe(const char *s);
 
 /* One query parameter: `value` NULL leaves it out, "" writes the bare key. */
 struct replay__alclient_param {
@@ -53,7 +42,7 @@ struct replay__alclient_param {
 /* host + "/api/v4/" + segments joined by "/" + "/" [+ "?" + params]. Trailing '/'
  * of `host` are dropped. `root` true builds "<host>/api/" (segments ignored).
  * Returns 0, REPLAY_EUNSAFE (bad segment) or REPLAY_ETOOBIG. */
-REPLAY_MUST_CHECK int replay__alclient_url(struct replay__abuf *b, const char *host, bool root,
+REPLAY_MUST_CHECK int replay__alclient_url(struct replay__http_buf *b, const char *host, bool root,
                                            const char *const *segments, size_t n_segments,
                                            const struct replay__alclient_param *params,
                                            size_t n_params);
@@ -85,32 +74,12 @@ enum replay__alclient_verdict {
  * non-envelope body passes false/""). `missing_403` marks the calls where
  * upstream answers 403 for a missing document (bundle download, set complete:
  * §11 B12); there a 403 that is not a role refusal ("Access Denied (...") maps to
- * REPLAY_ENOTFOUND. On FAIL and RETRY *code gets the REPLAY_E* to report. */
+ * REPLAY_ENOTFOUND. A 404 whose message starts "Api does not exist" is not a
+ * missing document but a missing route (ui.allow_replay off, a wrong host
+ * path): REPLAY_ENOAPI. On FAIL and RETRY *code gets the REPLAY_E* to report. */
 enum replay__alclient_verdict replay__alclient_classify_status(long status, bool envelope_valid,
                                                                const char *message,
                                                                bool missing_403, int *code);
-
-/* Transport failures (no usable status line), independent of curl's codes. */
-enum replay__alclient_transport {
-    REPLAY__AL_T_CONNECT,   /* refused, unreachable, DNS, connect timeout */
-    REPLAY__AL_T_BROKEN,    /* reset, nothing received, truncated body, send/recv error */
-    REPLAY__AL_T_TIMEOUT,   /* low-speed or overall timeout after connecting */
-    REPLAY__AL_T_TLS,       /* handshake or certificate failure */
-    REPLAY__AL_T_PROTOCOL,  /* not HTTP, or an undecodable body */
-    REPLAY__AL_T_CANCELED,  /* the cancel token stopped it */
-    REPLAY__AL_T_LOCAL,     /* our own callback refused (cap, disk, bad input) */
-    REPLAY__AL_T_OTHER,     /* anything else (bad URL, out of memory, ...) */
-};
-
-/* Retry or fail, and the code to report. */
-enum replay__alclient_verdict replay__alclient_classify_transport(
-    enum replay__alclient_transport t, int *code);
-
-/* Back-off before retry `retry` (1 for the first retry): an exponential delay
- * base·2^(retry-1) capped at `cap_ms`, of which the upper half is jitter drawn
- * from `rnd`: the result lies in [d/2, d]. */
-uint64_t replay__alclient_backoff_ms(unsigned retry, unsigned base_ms, unsigned cap_ms,
-                                     uint64_t rnd);
 
 /* True for the collections the search endpoint serves for Replay, the queue
  * types, the checkpoint types, the replay-state indices, the list collections. */

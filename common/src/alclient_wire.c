@@ -6,111 +6,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ABUF_FIRST 1024
+#include "replay/url.h"
 
-void replay__abuf_init(struct replay__abuf *b, size_t max)
+/* Characters requests leaves in a path argument besides quote()'s: the
+ * sub-delimiters, ':' and '@', and the brackets. */
+#define SEGMENT_SAFE "!$&'()*+,:;=@[]"
+
+/* Appends replay_url_quote(s, safe). */
+static int add_quoted(struct replay__http_buf *b, const char *s, const char *safe)
 {
-    b->p = NULL;
-    b->len = 0;
-    b->cap = 0;
-    b->max = max;
+    size_t n = replay_url_quote(s, safe, NULL, 0);
+    char *enc = malloc(n + 1);
+    if (enc == NULL)
+        return REPLAY_ENOMEM;
+    replay_url_quote(s, safe, enc, n + 1);
+    int rc = replay__http_buf_add(b, enc, n);
+    free(enc);
+    return rc;
 }
 
-void replay__abuf_free(struct replay__abuf *b)
+int replay__alclient_quote(struct replay__http_buf *b, const char *s)
 {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
+    return add_quoted(b, s, "/");
 }
 
-void replay__abuf_reset(struct replay__abuf *b, size_t keep)
+bool replay__alclient_segment_unsafe(const char *s)
 {
-    if (b->cap > keep) {
-        replay__abuf_free(b);
-        return;
-    }
-    b->len = 0;
-    if (b->p != NULL)
-        b->p[0] = '\0';
+    return s[0] == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+           strpbrk(s, "/?#%") != NULL;
 }
 
-int replay__abuf_add(struct replay__abuf *b, const void *data, size_t n)
+int replay__alclient_segment(struct replay__http_buf *b, const char *s)
 {
-    if (n > b->max || b->len > b->max - n)
-        return REPLAY_ETOOBIG;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : ABUF_FIRST;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (cap > b->max + 1)
-            cap = b->max + 1;
-        char *np = realloc(b->p, cap);
-        if (np == NULL)
-            return REPLAY_ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
+    return replay__alclient_segment_unsafe(s) ? REPLAY_EUNSAFE : add_quoted(b, s, SEGMENT_SAFE);
 }
 
-int replay__abuf_str(struct replay__abuf *b, const char *s)
-{
-    return replay__abuf_add(b, s, strlen(s));
-}
-
-static int add_pct(struct replay__abuf *b, unsigned char ch)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-    return replay__abuf_add(b, e, 3);
-}
-
-static bool is_unreserved(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '_' || ch == '.' || ch == '-' || ch == '~';
-}
-
-int replay__alclient_quote(struct replay__abuf *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        int rc = (is_unreserved(*p) || *p == '/') ? replay__abuf_add(b, p, 1) : add_pct(b, *p);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-int replay__alclient_segment(struct replay__abuf *b, const char *s)
-{
-    if (s[0] == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
-        strpbrk(s, "/?#%") != NULL)
-        return REPLAY_EUNSAFE;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        bool keep = is_unreserved(*p) || (*p != 0 && strchr("!$&'()*+,:;=@[]", *p) != NULL);
-        int rc = keep ? replay__abuf_add(b, p, 1) : add_pct(b, *p);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int add_params(struct replay__abuf *b, const struct replay__alclient_param *params,
+static int add_params(struct replay__http_buf *b, const struct replay__alclient_param *params,
                       size_t n_params)
 {
     bool first = true;
     for (size_t i = 0; i < n_params; i++) {
         if (params[i].value == NULL)
             continue;
-        int rc = replay__abuf_str(b, first ? "?" : "&");
+        int rc = replay__http_buf_str(b, first ? "?" : "&");
         if (rc == 0)
-            rc = replay__abuf_str(b, params[i].key);
+            rc = replay__http_buf_str(b, params[i].key);
         if (rc == 0 && params[i].value[0] != '\0') {
-            rc = replay__abuf_str(b, "=");
+            rc = replay__http_buf_str(b, "=");
             if (rc == 0)
                 rc = replay__alclient_quote(b, params[i].value);
         }
@@ -121,20 +63,20 @@ static int add_params(struct replay__abuf *b, const struct replay__alclient_para
     return 0;
 }
 
-int replay__alclient_url(struct replay__abuf *b, const char *host, bool root,
+int replay__alclient_url(struct replay__http_buf *b, const char *host, bool root,
                          const char *const *segments, size_t n_segments,
                          const struct replay__alclient_param *params, size_t n_params)
 {
     size_t hlen = strlen(host);
     while (hlen > 0 && host[hlen - 1] == '/')
         hlen--;
-    int rc = replay__abuf_add(b, host, hlen);
+    int rc = replay__http_buf_add(b, host, hlen);
     if (rc == 0)
-        rc = replay__abuf_str(b, root ? "/api/" : "/api/v4/");
+        rc = replay__http_buf_str(b, root ? "/api/" : "/api/v4/");
     for (size_t i = 0; rc == 0 && !root && i < n_segments; i++) {
         rc = replay__alclient_segment(b, segments[i]);
         if (rc == 0)
-            rc = replay__abuf_str(b, "/");
+            rc = replay__http_buf_str(b, "/");
     }
     if (rc == 0)
         rc = add_params(b, params, n_params);
@@ -177,6 +119,9 @@ void replay__alclient_envelope_free(struct replay__alclient_envelope *env)
     env->status = -1;
 }
 
+/* The generic 404 of a route the server does not have (al-rest-api.md §3, §10). */
+#define API_MISSING "Api does not exist"
+
 /* The daily quota is final until tomorrow; the concurrent-call quota clears as
  * soon as other calls end (upstream's client makes the same split). */
 static bool is_daily_quota(const char *message)
@@ -207,7 +152,8 @@ enum replay__alclient_verdict replay__alclient_classify_status(long status, bool
                                                                              : REPLAY_EAUTH;
         return REPLAY__AL_FAIL;
     case 404:
-        *code = REPLAY_ENOTFOUND;
+        *code = strncmp(message, API_MISSING, strlen(API_MISSING)) == 0 ? REPLAY_ENOAPI
+                                                                       : REPLAY_ENOTFOUND;
         return REPLAY__AL_FAIL;
     case 409:
         *code = REPLAY_EEXIST;
@@ -220,49 +166,6 @@ enum replay__alclient_verdict replay__alclient_classify_status(long status, bool
     default:
         return REPLAY__AL_FAIL; /* 1xx/3xx (no redirects followed), other 4xx, 5xx */
     }
-}
-
-enum replay__alclient_verdict replay__alclient_classify_transport(
-    enum replay__alclient_transport t, int *code)
-{
-    switch (t) {
-    case REPLAY__AL_T_CONNECT:
-    case REPLAY__AL_T_BROKEN:
-        *code = REPLAY_ECONN;
-        return REPLAY__AL_RETRY;
-    case REPLAY__AL_T_TIMEOUT:
-        *code = REPLAY_ETIMEDOUT;
-        return REPLAY__AL_RETRY;
-    case REPLAY__AL_T_TLS:
-        *code = REPLAY_ECONN;
-        return REPLAY__AL_FAIL;
-    case REPLAY__AL_T_PROTOCOL:
-        *code = REPLAY_EPROTO;
-        return REPLAY__AL_FAIL;
-    case REPLAY__AL_T_CANCELED:
-        *code = REPLAY_ECANCELED;
-        return REPLAY__AL_FAIL;
-    case REPLAY__AL_T_LOCAL:
-        *code = REPLAY_EIO;
-        return REPLAY__AL_FAIL;
-    case REPLAY__AL_T_OTHER:
-        *code = REPLAY_EIO;
-        return REPLAY__AL_FAIL;
-    }
-    *code = REPLAY_EIO;
-    return REPLAY__AL_FAIL;
-}
-
-uint64_t replay__alclient_backoff_ms(unsigned retry, unsigned base_ms, unsigned cap_ms,
-                                     uint64_t rnd)
-{
-    uint64_t d = base_ms;
-    for (unsigned i = 1; i < retry && d < cap_ms; i++)
-        d *= 2;
-    if (d > cap_ms)
-        d = cap_ms;
-    uint64_t half = d / 2;
-    return half + rnd % (d - half + 1);
 }
 
 static bool in_list(const char *s, const char *const *list)

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 
 #include "cart_int.h"
 #include "pyjson_int.h"
+#include "replay/atomicfile.h"
 
 #define OBUF_SIZE (64 * 1024)        /* encoder: compressed bytes per write */
 #define IBUF_SIZE (64 * 1024)        /* decoder: container bytes per read */
@@ -1132,83 +1132,11 @@ int replay_cart_unpack_fd(int in_fd, int out_fd, const struct replay_cart_dec_op
     return unpack_fd_named(in_fd, out_fd, "output", opts, flags, digests, err);
 }
 
-/* Creates ".<name>.tmp-XXXXXX" beside path (mode 0666 less umask). */
-static int open_temp(const char *path, char **tmp_path, int *fd, struct replay_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    int dir_len = slash != NULL ? (int)(slash - path + 1) : 0;
-    const char *base = path + dir_len;
-    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    *tmp_path = NULL;
-    *fd = -1;
-    if (base[0] == '\0')
-        return replay_err_set(err, REPLAY_EINVAL, "output path %s names a directory", path);
-    size_t cap = strlen(path) + 16;
-    char *tmp = malloc(cap);
-    if (tmp == NULL)
-        return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
-    for (int attempt = 0; attempt < 100; attempt++) {
-        uint8_t r[6];
-        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-            memset(r, attempt, sizeof(r));
-        char suffix[7];
-        for (int i = 0; i < 6; i++)
-            suffix[i] = alnum[r[i] % (sizeof(alnum) - 1)];
-        suffix[6] = '\0';
-        snprintf(tmp, cap, "%.*s.%s.tmp-%s", dir_len, path, base, suffix);
-        *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (*fd >= 0) {
-            *tmp_path = tmp;
-            return 0;
-        }
-        if (errno != EEXIST)
-            break;
-    }
-    int e = errno;
-    free(tmp);
-    return replay_err_sys(err, REPLAY_EIO, e, "create a temporary file beside %s", path);
-}
-
-static int sync_dir_of(const char *path, struct replay_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash == NULL ? strdup(".") : strndup(path, (size_t)(slash - path + 1));
-    if (dir == NULL)
-        return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : replay_err_sys(err, REPLAY_EIO, errno, "fsync %s", dir);
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return rc;
-}
-
-/* Renames tmp to path; without overwrite an existing path is never replaced. */
-static int put_in_place(const char *tmp, const char *path, unsigned flags,
-                        struct replay_err *err)
-{
-    if (flags & REPLAY_CART_F_OVERWRITE) {
-        if (rename(tmp, path) != 0)
-            return replay_err_sys(err, REPLAY_EIO, errno, "rename to %s", path);
-    } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
-        int e = errno;
-        if (e == EINVAL || e == ENOSYS) { /* file system without RENAME_NOREPLACE */
-            if (link(tmp, path) != 0)
-                e = errno;
-            else
-                e = unlink(tmp) == 0 ? 0 : errno;
-        }
-        if (e == EEXIST)
-            return replay_err_set(err, REPLAY_EEXIST, "%s already exists", path);
-        if (e != 0)
-            return replay_err_sys(err, REPLAY_EIO, e, "rename to %s", path);
-    }
-    return (flags & REPLAY_CART_F_FSYNC) ? sync_dir_of(path, err) : 0;
-}
-
 enum file_op { OP_PACK, OP_UNPACK };
 
-/* Runs a pack or unpack into a temp file beside out_path; renames it only on success. */
+/* Runs a pack or unpack into a temporary beside out_path (replay/atomicfile.h);
+ * it is put in place only on success, and never over an existing file unless
+ * REPLAY_CART_F_OVERWRITE. */
 static int to_file(enum file_op op, int in_fd, const char *out_path, const void *opts,
                    unsigned flags, struct replay_cart_digests *digests, struct replay_err *err)
 {
@@ -1217,22 +1145,20 @@ static int to_file(enum file_op op, int in_fd, const char *out_path, const void 
         return replay_err_set(err, REPLAY_EINVAL, "no output path");
     if (!(flags & REPLAY_CART_F_OVERWRITE) && lstat(out_path, &st) == 0)
         return replay_err_set(err, REPLAY_EEXIST, "%s already exists", out_path);
-    char *tmp = NULL;
-    int fd = -1;
-    int rc = open_temp(out_path, &tmp, &fd, err);
+    struct replay_atomicfile_opts ao = {.mode = 0666, .no_fsync = !(flags & REPLAY_CART_F_FSYNC)};
+    struct replay_atomicfile *f = NULL;
+    int rc = replay_atomicfile_open(out_path, &ao, &f, err);
     if (rc != 0)
         return rc;
+    int fd = replay_atomicfile_fd(f);
     rc = op == OP_PACK ? pack_fd_named(in_fd, fd, out_path, opts, flags, digests, err)
                        : unpack_fd_named(in_fd, fd, out_path, opts, flags, digests, err);
-    if (rc == 0 && (flags & REPLAY_CART_F_FSYNC) && fsync(fd) != 0)
-        rc = replay_err_sys(err, REPLAY_EIO, errno, "fsync %s", out_path);
-    if (close(fd) != 0 && rc == 0)
-        rc = replay_err_sys(err, REPLAY_EIO, errno, "close %s", out_path);
     if (rc == 0)
-        rc = put_in_place(tmp, out_path, flags, err);
-    if (rc != 0)
-        unlink(tmp);
-    free(tmp);
+        rc = replay_atomicfile_commit(f, (flags & REPLAY_CART_F_OVERWRITE)
+                                             ? REPLAY_ATOMICFILE_REPLACE
+                                             : REPLAY_ATOMICFILE_NO_REPLACE,
+                                      err);
+    replay_atomicfile_close(f);
     return rc;
 }
 

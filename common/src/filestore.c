@@ -1,8 +1,8 @@
 /*
  * filestore: picks a backend by URL scheme and implements what is common to all
  * of them: option defaults, name checks, upstream's FileStore semantics
- * (exists-then-upload, read-only skips), the local side of downloads (temporary
- * file, fsync, rename) and retries of transient failures.
+ * (exists-then-upload, read-only skips), the local side of downloads (an atomic
+ * file of replay/atomicfile.h) and retries of transient failures.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,11 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define REPLAY__FS_WITH_CURL 1
 #include "filestore_int.h"
+#include "replay/atomicfile.h"
 #include "replay/log.h"
 #include "replay/redact.h"
 
@@ -112,41 +113,15 @@ int replay__fs_join(const char *base, const char *name, char *out, size_t outsz,
     return 0;
 }
 
-void replay__fs_random_hex(char *out, size_t nbytes)
+int replay__fs_tmp_path(const char *path, char *out, size_t outsz, struct replay_err *err)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[64];
-    if (nbytes > sizeof(raw))
-        nbytes = sizeof(raw);
-    size_t got = 0;
-    while (got < nbytes) {
-        ssize_t r = getrandom(raw + got, nbytes - got, 0);
-        if (r > 0) {
-            got += (size_t)r;
-        } else if (r < 0 && errno != EINTR) {
-            /* No kernel entropy call: fall back to something unique enough. */
-            for (size_t i = got; i < nbytes; i++)
-                raw[i] = (unsigned char)(rand() ^ (int)getpid() ^ (int)(i * 131));
-            got = nbytes;
-        }
-    }
-    for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[2 * nbytes] = '\0';
-}
-
-void replay__fs_tmp_name(char *out, size_t outsz)
-{
-    char hex[33];
-    replay__fs_random_hex(hex, 16);
-    snprintf(out, outsz, "%s%s", REPLAY__FS_TMP_PREFIX, hex);
-}
-
-bool replay__fs_is_tmp_name(const char *base_name)
-{
-    return strncmp(base_name, REPLAY__FS_TMP_PREFIX, strlen(REPLAY__FS_TMP_PREFIX)) == 0;
+    const char *base = replay__fs_basename(path);
+    char tmp[REPLAY_ATOMICFILE_TMP_NAME_MAX];
+    replay_atomicfile_tmp_name(base, tmp, sizeof(tmp));
+    int n = snprintf(out, outsz, "%.*s%s", (int)(base - path), path, tmp);
+    if (n < 0 || (size_t)n >= outsz)
+        return replay_err_set(err, REPLAY_ETOOBIG, "temporary path beside %.60s too long", path);
+    return 0;
 }
 
 /* ---- open and close ---------------------------------------------------------- */
@@ -254,7 +229,7 @@ void replay_filestore_close(struct replay_filestore *fs)
         return;
     if (fs->ops != NULL && fs->ops->close != NULL)
         fs->ops->close(fs);
-    replay__fs_curl_free(fs);
+    replay__fs_http_close(fs);
     replay__fs_url_clear(&fs->url);
     free(fs);
 }
@@ -276,9 +251,10 @@ bool replay_filestore_read_only(const struct replay_filestore *fs)
 
 /* ---- retries ------------------------------------------------------------------ */
 
+/* Transport failures and busy servers; everything else is final. */
 static bool transient(int code)
 {
-    return code == REPLAY_ECONN || code == REPLAY_ETIMEDOUT || code == REPLAY_EAGAIN;
+    return replay__http_transient(code) || code == REPLAY_EAGAIN;
 }
 
 /* One operation with its arguments, so that retry() can repeat it. */
@@ -296,29 +272,23 @@ struct call {
     int (*run)(struct call *c, struct replay_err *err);
 };
 
+static int attempt(void *ctx, unsigned n, bool *again, struct replay_err *err)
+{
+    (void)n;
+    struct call *c = ctx;
+    int rc = c->run(c, err);
+    *again = rc != 0 && transient(rc) && c->listed == 0;
+    return rc;
+}
+
 static int retry(struct call *c, struct replay_err *err)
 {
     struct replay_filestore *fs = c->fs;
-    uint64_t delay = RETRY_FIRST_DELAY_MS;
-    for (int attempt = 1;; attempt++) {
-        struct replay_err e = {0};
-        int rc = c->run(c, &e);
-        if (rc == 0)
-            return 0;
-        bool again = transient(rc) && attempt < fs->opts.max_attempts && c->listed == 0;
-        if (!again) {
-            replay_err_set(err, rc, "%s", e.msg);
-            if (err != NULL)
-                err->sys_errno = e.sys_errno;
-            return rc;
-        }
-        replay_warn("filestore %s: %s failed (%s), try %d of %d in %llu ms", fs->shown, c->what,
-                    e.msg, attempt + 1, fs->opts.max_attempts, (unsigned long long)delay);
-        if (replay_cancel_sleep_ms(fs->opts.cancel, delay, false) != 0)
-            return replay_err_set(err, REPLAY_ECANCELED, "%s %s: canceled while waiting to retry",
-                                  c->what, fs->shown);
-        delay = delay * 2 > RETRY_MAX_DELAY_MS ? RETRY_MAX_DELAY_MS : delay * 2;
-    }
+    struct replay__http_retry policy = {(unsigned)fs->opts.max_attempts, RETRY_FIRST_DELAY_MS,
+                                        RETRY_MAX_DELAY_MS, fs->opts.cancel};
+    char what[REPLAY__FS_SHOWN_MAX + 64];
+    snprintf(what, sizeof(what), "%s %s", c->what, fs->shown);
+    return replay__http_retry(&policy, what, attempt, c, err);
 }
 
 static int check_args(struct replay_filestore *fs, const char *name, const char *what,
@@ -354,13 +324,15 @@ static int open_source(const char *path, int *fd, uint64_t *size, struct replay_
         return replay_err_sys(err, errno == ENOENT ? REPLAY_ENOTFOUND : REPLAY_EIO, errno,
                               "upload: open %s", path);
     struct stat st;
-    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
+    int rc = 0;
+    if (fstat(*fd, &st) != 0) /* st holds nothing then: errno says why */
+        rc = replay_err_sys(err, REPLAY_EIO, errno, "upload: stat %s", path);
+    else if (!S_ISREG(st.st_mode))
+        rc = replay_err_set(err, REPLAY_EINVAL, "upload: %s is not a regular file", path);
+    if (rc != 0) {
         close(*fd);
         *fd = -1;
-        return S_ISREG(st.st_mode) ? replay_err_sys(err, REPLAY_EIO, e, "upload: stat %s", path)
-                                   : replay_err_set(err, REPLAY_EINVAL,
-                                                    "upload: %s is not a regular file", path);
+        return rc;
     }
     *size = (uint64_t)st.st_size;
     return 0;
@@ -400,82 +372,11 @@ int replay_filestore_upload(struct replay_filestore *fs, const char *local_path,
 
 /* ---- download ------------------------------------------------------------------ */
 
-int replay__fs_mkdirs(const char *dir, struct replay_err *err)
-{
-    char path[REPLAY__FS_MAX_PATH];
-    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-        return replay_err_set(err, REPLAY_ETOOBIG, "mkdir: path too long");
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            return replay_err_sys(err, e == EACCES ? REPLAY_EAUTH : REPLAY_EIO, e, "mkdir %s",
-                                  path);
-        }
-        *p = saved;
-        if (saved == '\0')
-            return 0;
-    }
-}
-
-int replay__fs_fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    /* Some file systems cannot sync a directory: that is not a failure. */
-    if (rc != 0 && (errno == EINVAL || errno == EROFS || errno == EBADF))
-        rc = 0;
-    close(fd);
-    return rc;
-}
-
-/* Splits path into directory (".") and creates the temporary beside it. */
-static int open_local_tmp(const char *path, char *dir, size_t dirsz, char *tmp, size_t tmpsz,
-                          int *fd, struct replay_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        snprintf(dir, dirsz, ".");
-    else if (slash == path)
-        snprintf(dir, dirsz, "/");
-    else
-        snprintf(dir, dirsz, "%.*s", (int)(slash - path), path);
-    if (slash != NULL && slash != path) {
-        int rc = replay__fs_mkdirs(dir, err);
-        if (rc != 0)
-            return rc;
-    }
-    char name[64];
-    replay__fs_tmp_name(name, sizeof(name));
-    if (snprintf(tmp, tmpsz, "%s/%s", dir, name) >= (int)tmpsz)
-        return replay_err_set(err, REPLAY_ETOOBIG, "download: path %s too long", path);
-    *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (*fd < 0)
-        return replay_err_sys(err, REPLAY_EIO, errno, "download: create %s", tmp);
-    return 0;
-}
-
 static int run_download(struct call *c, struct replay_err *err)
 {
     if (ftruncate(c->fd, 0) != 0 || lseek(c->fd, 0, SEEK_SET) != 0)
         return replay_err_sys(err, REPLAY_EIO, errno, "download: truncate temporary file");
     return c->fs->ops->download(c->fs, c->name, c->fd, err);
-}
-
-static int finish_local(int fd, const char *tmp, const char *dir, const char *path,
-                        struct replay_err *err)
-{
-    if (fsync(fd) != 0)
-        return replay_err_sys(err, REPLAY_EIO, errno, "download: fsync %s", tmp);
-    if (rename(tmp, path) != 0)
-        return replay_err_sys(err, REPLAY_EIO, errno, "download: rename to %s", path);
-    replay__fs_fsync_dir(dir);
-    return 0;
 }
 
 int replay_filestore_download(struct replay_filestore *fs, const char *name,
@@ -486,17 +387,19 @@ int replay_filestore_download(struct replay_filestore *fs, const char *name,
         return rc;
     if (local_path == NULL || local_path[0] == '\0')
         return replay_err_set(err, REPLAY_EINVAL, "download %s: no local path", name);
-    char dir[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
+    /* The local side of every scheme: a temporary beside local_path, in place
+     * only once the whole object is there. */
+    struct replay_atomicfile_opts ao = {.make_dirs = true, .cancel = fs->opts.cancel};
+    struct replay_atomicfile *f = NULL;
     struct call c = {.fs = fs, .what = "download", .name = name, .fd = -1, .run = run_download};
-    rc = open_local_tmp(local_path, dir, sizeof(dir), tmp, sizeof(tmp), &c.fd, err);
+    rc = replay_atomicfile_open(local_path, &ao, &f, err);
     if (rc == 0) {
+        c.fd = replay_atomicfile_fd(f);
         rc = retry(&c, err);
-        if (rc == 0)
-            rc = finish_local(c.fd, tmp, dir, local_path, err);
-        close(c.fd);
-        if (rc != 0)
-            unlink(tmp);
     }
+    if (rc == 0)
+        rc = replay_atomicfile_commit(f, REPLAY_ATOMICFILE_REPLACE, err);
+    replay_atomicfile_close(f);
     if (rc != 0)
         replay_err_prefix(err, "download %s from %s", name, fs->shown);
     return rc;
@@ -547,7 +450,7 @@ int replay_filestore_delete(struct replay_filestore *fs, const char *name, struc
 static int list_filter(const char *name, void *ctx)
 {
     struct call *c = ctx;
-    if (replay__fs_is_tmp_name(replay__fs_basename(name)))
+    if (replay_atomicfile_is_tmp_name(replay__fs_basename(name)))
         return 0;
     struct replay_err e = {0};
     if (replay__fs_check_name(name, &e) != 0) {

@@ -208,9 +208,7 @@ struct az_param {
 };
 
 struct az_call {
-    struct replay__fs_req req;
-    struct replay__fs_buf body;
-    struct curl_slist *headers;
+    struct replay__fs_rest r;
     struct az_param q[AZ_MAX_QUERY]; /* sorted by name by the caller */
     size_t nq;
     const char *blob;          /* NULL for container requests */
@@ -219,19 +217,17 @@ struct az_call {
     const char *blob_type;     /* x-ms-blob-type or NULL */
     char url[AZ_URL_MAX];
     char path[AZ_URL_MAX]; /* the encoded path of url, for signing */
-    char what[200];
 };
 
 static void call_init(struct az_call *c)
 {
     memset(c, 0, sizeof(*c));
-    replay__fs_req_init(&c->req);
+    replay__fs_rest_init(&c->r);
 }
 
 static void call_free(struct az_call *c)
 {
-    curl_slist_free_all(c->headers);
-    replay__fs_buf_free(&c->body);
+    replay__fs_rest_free(&c->r);
 }
 
 static void rfc1123_now(char *out, size_t outsz)
@@ -278,8 +274,8 @@ static int sign(struct az_store *a, struct az_call *c, const char *method, const
                 char *auth, size_t authsz, struct replay_err *err)
 {
     char len[32] = "";
-    if (c->req.in_len > 0)
-        snprintf(len, sizeof(len), "%llu", (unsigned long long)c->req.in_len);
+    if (c->r.x.in_len > 0)
+        snprintf(len, sizeof(len), "%llu", (unsigned long long)c->r.x.in_len);
     size_t cap = 4096 + strlen(c->path);
     char *sts = malloc(cap);
     if (sts == NULL)
@@ -311,9 +307,7 @@ static int sign(struct az_store *a, struct az_call *c, const char *method, const
 
 static bool add_header(struct az_call *c, const char *name, const char *value)
 {
-    char line[700];
-    snprintf(line, sizeof(line), "%s: %s", name, value);
-    return replay__fs_slist_add(&c->headers, line);
+    return replay__http_header_add(&c->r.headers, name, value);
 }
 
 static int set_headers(struct az_store *a, struct az_call *c, const char *method,
@@ -328,14 +322,14 @@ static int set_headers(struct az_store *a, struct az_call *c, const char *method
         ok = ok && add_header(c, "Content-Type", c->content_type);
     if (c->if_none_match != NULL)
         ok = ok && add_header(c, "If-None-Match", c->if_none_match);
-    if (c->req.in_fd < 0)
-        ok = ok && replay__fs_slist_add(&c->headers, "Expect:");
+    if (c->r.x.in_fd < 0)
+        ok = ok && add_header(c, "Expect:", NULL);
     if (!ok)
         return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     if (a->key_len == 0)
         return 0;
     int rc = sign(a, c, method, date, auth, sizeof(auth), err);
-    if (rc == 0 && !replay__fs_slist_add(&c->headers, auth))
+    if (rc == 0 && !add_header(c, auth, NULL))
         rc = replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     return rc;
 }
@@ -349,25 +343,15 @@ static int az_run(struct replay_filestore *fs, struct az_call *c, const char *me
         rc = set_headers(a, c, method, err);
     if (rc != 0)
         return rc;
-    CURL *h = replay__fs_curl(fs, a->verify, err);
-    if (h == NULL)
+    if (replay__fs_curl(fs, a->verify, err) == NULL)
         return REPLAY_ENOMEM;
-    c->req.fs = fs;
-    c->req.is_http = true;
-    c->req.headers = c->headers;
-    if (c->req.body == NULL) {
-        c->body.truncate = true;
-        c->req.body = &c->body;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, c->url);
-    replay__fs_set_method(h, method, &c->req);
-    snprintf(c->what, sizeof(c->what), "%s %.150s", method, c->path);
-    return replay__fs_perform(h, &c->req, c->what, fs->shown, err);
+    snprintf(c->r.what, sizeof(c->r.what), "%s %.150s", method, c->path);
+    return replay__fs_rest_run(fs, &c->r, method, c->url, err);
 }
 
 static int az_fail(struct replay_filestore *fs, struct az_call *c, struct replay_err *err)
 {
-    return replay__fs_http_error(&c->req, c->req.body, c->what, fs->shown, err);
+    return replay__fs_rest_fail(fs, &c->r, err);
 }
 
 /* ---- container -------------------------------------------------------------------------- */
@@ -378,9 +362,9 @@ static int create_container(struct replay_filestore *fs, struct replay_err *err)
     call_init(&c);
     c.q[c.nq++] = (struct az_param){"restype", "container"};
     int rc = az_run(fs, &c, "PUT", err);
-    if (rc == 0 && c.req.status != 201 && c.req.status != 409)
+    if (rc == 0 && c.r.x.status != 201 && c.r.x.status != 409)
         rc = az_fail(fs, &c, err);
-    if (rc == 0 && c.req.status == 201)
+    if (rc == 0 && c.r.x.status == 201)
         replay_info("filestore %s: created container %s", fs->shown,
                     ((struct az_store *)fs->impl)->container);
     call_free(&c);
@@ -394,7 +378,7 @@ static int az_connect(struct replay_filestore *fs, struct replay_err *err)
     call_init(&c);
     c.q[c.nq++] = (struct az_param){"restype", "container"};
     int rc = az_run(fs, &c, "HEAD", err);
-    long status = c.req.status;
+    long status = c.r.x.status;
     if (rc == 0 && status == 404 && a->init_container && !fs->read_only) {
         call_free(&c);
         return create_container(fs, err);
@@ -430,12 +414,12 @@ static int put_blob(struct replay_filestore *fs, int fd, uint64_t size, const ch
     c.blob_type = "BlockBlob";
     c.content_type = "application/octet-stream";
     c.if_none_match = "*";
-    c.req.in_fd = fd;
-    c.req.in_len = size;
+    c.r.x.in_fd = fd;
+    c.r.x.in_len = size;
     int rc = az_run(fs, &c, "PUT", err);
-    if (rc == 0 && (c.req.status == 409 || c.req.status == 412))
+    if (rc == 0 && (c.r.x.status == 409 || c.r.x.status == 412))
         *outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
-    else if (rc == 0 && c.req.status != 201)
+    else if (rc == 0 && c.r.x.status != 201)
         rc = az_fail(fs, &c, err);
     call_free(&c);
     return rc;
@@ -458,11 +442,11 @@ static int put_block(struct replay_filestore *fs, int fd, uint64_t off, uint64_t
     c.content_type = "application/octet-stream";
     c.q[c.nq++] = (struct az_param){"blockid", id};
     c.q[c.nq++] = (struct az_param){"comp", "block"};
-    c.req.in_fd = fd;
-    c.req.in_off = off;
-    c.req.in_len = len;
+    c.r.x.in_fd = fd;
+    c.r.x.in_off = off;
+    c.r.x.in_len = len;
     int rc = az_run(fs, &c, "PUT", err);
-    if (rc == 0 && c.req.status != 201)
+    if (rc == 0 && c.r.x.status != 201)
         rc = az_fail(fs, &c, err);
     call_free(&c);
     return rc;
@@ -489,12 +473,12 @@ static int put_block_list(struct replay_filestore *fs, const char *blob, const c
     c.content_type = "application/xml";
     c.if_none_match = "*";
     c.q[c.nq++] = (struct az_param){"comp", "blocklist"};
-    c.req.in_mem = xml;
-    c.req.in_len = o;
+    c.r.x.in_mem = xml;
+    c.r.x.in_len = o;
     int rc = az_run(fs, &c, "PUT", err);
-    if (rc == 0 && (c.req.status == 409 || c.req.status == 412))
+    if (rc == 0 && (c.r.x.status == 409 || c.r.x.status == 412))
         *outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
-    else if (rc == 0 && c.req.status != 201)
+    else if (rc == 0 && c.r.x.status != 201)
         rc = az_fail(fs, &c, err);
     call_free(&c);
     free(xml);
@@ -511,8 +495,8 @@ static int put_blocks(struct replay_filestore *fs, int fd, uint64_t size, const 
         return replay_err_set(err, REPLAY_ETOOBIG, "%llu bytes is too large for a block blob",
                               (unsigned long long)size);
     unsigned n = (unsigned)((size + part - 1) / part);
-    char prefix[17];
-    replay__fs_random_hex(prefix, 8);
+    char prefix[17]; /* tells this upload's blocks from a concurrent one's */
+    snprintf(prefix, sizeof(prefix), "%016llx", (unsigned long long)replay__http_random());
     int rc = 0;
     for (unsigned i = 0; rc == 0 && i < n; i++) {
         char id[64];
@@ -550,11 +534,9 @@ static int az_download(struct replay_filestore *fs, const char *name, int fd,
     struct az_call c;
     call_init(&c);
     c.blob = blob;
-    c.req.out_fd = fd;
-    c.body.truncate = true;
-    c.req.body = &c.body;
+    c.r.x.out_fd = fd;
     rc = az_run(fs, &c, "GET", err);
-    if (rc == 0 && c.req.status != 200)
+    if (rc == 0 && c.r.x.status != 200)
         rc = az_fail(fs, &c, err);
     call_free(&c);
     return rc;
@@ -572,8 +554,8 @@ static int az_exists(struct replay_filestore *fs, const char *name, bool *exists
     c.blob = blob;
     rc = az_run(fs, &c, "HEAD", err);
     if (rc == 0) {
-        *exists = c.req.status == 200;
-        if (c.req.status != 200 && c.req.status != 404)
+        *exists = c.r.x.status == 200;
+        if (c.r.x.status != 200 && c.r.x.status != 404)
             rc = az_fail(fs, &c, err);
     }
     call_free(&c);
@@ -590,7 +572,7 @@ static int az_remove(struct replay_filestore *fs, const char *name, struct repla
     call_init(&c);
     c.blob = blob;
     rc = az_run(fs, &c, "DELETE", err);
-    if (rc == 0 && c.req.status != 202 && c.req.status != 200 && c.req.status != 404)
+    if (rc == 0 && c.r.x.status != 202 && c.r.x.status != 200 && c.r.x.status != 404)
         rc = az_fail(fs, &c, err);
     call_free(&c);
     return rc;
@@ -618,8 +600,8 @@ static int list_page(struct replay_filestore *fs, char *marker, size_t markersz,
     snprintf(prefix, sizeof(prefix), "%s%s", a->base_path, a->base_path[0] != '\0' ? "/" : "");
     struct az_call c;
     call_init(&c);
-    c.body.max = AZ_LIST_MAX;
-    c.req.body = &c.body;
+    c.r.body.max = AZ_LIST_MAX;
+    c.r.x.body = &c.r.body;
     c.q[c.nq++] = (struct az_param){"comp", "list"};
     c.q[c.nq++] = (struct az_param){"delimiter", "/"};
     if (marker[0] != '\0')
@@ -629,14 +611,14 @@ static int list_page(struct replay_filestore *fs, char *marker, size_t markersz,
         c.q[c.nq++] = (struct az_param){"prefix", prefix};
     c.q[c.nq++] = (struct az_param){"restype", "container"};
     int rc = az_run(fs, &c, "GET", err);
-    if (rc == 0 && c.req.status != 200)
+    if (rc == 0 && c.r.x.status != 200)
         rc = az_fail(fs, &c, err);
-    if (rc == 0 && c.body.data != NULL)
-        rc = replay__xml_each(c.body.data, c.body.len, "Blob", "Name", REPLAY__FS_MAX_PATH,
+    if (rc == 0 && c.r.body.p != NULL)
+        rc = replay__xml_each(c.r.body.p, c.r.body.len, "Blob", "Name", REPLAY__FS_MAX_PATH,
                               list_blob, l);
     char next[1024] = "";
-    if (rc == 0 && c.body.data != NULL &&
-        replay__xml_text(c.body.data, c.body.len, "NextMarker", next, sizeof(next)) == NULL)
+    if (rc == 0 && c.r.body.p != NULL &&
+        replay__xml_text(c.r.body.p, c.r.body.len, "NextMarker", next, sizeof(next)) == NULL)
         next[0] = '\0';
     snprintf(marker, markersz, "%s", next);
     call_free(&c);

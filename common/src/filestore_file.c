@@ -1,11 +1,9 @@
 /*
  * filestore_file: file:// stores, a local or NFS directory, with POSIX calls.
  *
- * Upload copies into a dot-prefixed temporary file in the destination
- * directory (so the rename never crosses a file system), fsyncs it, and links it
- * into place without replacing anything: renameat2(RENAME_NOREPLACE), or
- * link()+unlink() where the file system lacks it (NFS), or as a last resort a
- * plain rename after a fresh existence check. The directory is fsynced after.
+ * Upload copies into a temporary file of replay/atomicfile.h beside the final
+ * name, which puts it in place without replacing anything (renameat2
+ * RENAME_NOREPLACE, link()+unlink() on NFS) and fsyncs file and directory.
  * Copies use copy_file_range() when the kernel can, read/write otherwise, and
  * honour the bandwidth caps (max_send_speed up, max_recv_speed down).
  */
@@ -19,6 +17,7 @@
 #include <unistd.h>
 
 #include "filestore_int.h"
+#include "replay/atomicfile.h"
 #include "replay/lifecycle.h"
 
 #define COPY_CHUNK (8u << 20)   /* bytes per copy_file_range call */
@@ -102,14 +101,10 @@ static int copy_plain(int in, int out, uint64_t size, const struct copy_ctl *ctl
                         : replay_err_sys(err, REPLAY_EIO, errno, "copy: read");
             break;
         }
-        for (ssize_t off = 0; rc == 0 && off < r;) {
-            ssize_t w = write(out, buf + off, (size_t)(r - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                rc = replay_err_sys(err, REPLAY_EIO, errno, "copy: write");
-            else
-                off += w;
+        int e = replay_atomicfile_write_fd(out, buf, (size_t)r);
+        if (e != 0) {
+            rc = replay_err_sys(err, REPLAY_EIO, e, "copy: write");
+            break;
         }
         done += (uint64_t)r;
         replay_progress();
@@ -148,92 +143,26 @@ static int copy_fd(int in, int out, uint64_t size, const struct replay_filestore
     return 0;
 }
 
-/* Moves tmp to path unless path exists. *taken is set when it did. */
-static int link_noreplace(const char *tmp, const char *path, bool *taken, struct replay_err *err)
-{
-    *taken = false;
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno == EEXIST) {
-        *taken = true;
-        return 0;
-    }
-    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-        return replay_err_sys(err, REPLAY_EIO, errno, "rename to %s", path);
-    /* No RENAME_NOREPLACE here (NFS, some FUSE): link() fails on an existing name. */
-    if (link(tmp, path) == 0) {
-        unlink(tmp);
-        return 0;
-    }
-    if (errno == EEXIST) {
-        *taken = true;
-        return 0;
-    }
-    if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
-        return replay_err_sys(err, REPLAY_EIO, errno, "link to %s", path);
-    /* No hard links either: a plain rename, after one more check. */
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        *taken = true;
-        return 0;
-    }
-    if (rename(tmp, path) != 0)
-        return replay_err_sys(err, REPLAY_EIO, errno, "rename to %s", path);
-    return 0;
-}
-
-static int dir_of(const char *path, char *dir, size_t dirsz)
-{
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        return snprintf(dir, dirsz, ".") < 0 ? -1 : 0;
-    if (slash == path)
-        return snprintf(dir, dirsz, "/") < 0 ? -1 : 0;
-    return snprintf(dir, dirsz, "%.*s", (int)(slash - path), path) < 0 ? -1 : 0;
-}
-
-static int write_tmp(int fd, uint64_t size, const char *dir, char *tmp, size_t tmpsz,
-                     const struct replay_filestore *fs, struct replay_err *err)
-{
-    char name[64];
-    replay__fs_tmp_name(name, sizeof(name));
-    if (snprintf(tmp, tmpsz, "%s/%s", dir, name) >= (int)tmpsz)
-        return replay_err_set(err, REPLAY_ETOOBIG, "temporary path in %s too long", dir);
-    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (out < 0)
-        return replay_err_sys(err, errno == EACCES ? REPLAY_EAUTH : REPLAY_EIO, errno,
-                              "create %s", tmp);
-    int rc = copy_fd(fd, out, size, fs, fs->opts.max_send_speed, err);
-    if (rc == 0 && fsync(out) != 0)
-        rc = replay_err_sys(err, REPLAY_EIO, errno, "fsync %s", tmp);
-    if (close(out) != 0 && rc == 0)
-        rc = replay_err_sys(err, REPLAY_EIO, errno, "close %s", tmp);
-    if (rc != 0)
-        unlink(tmp);
-    return rc;
-}
-
 static int file_upload(struct replay_filestore *fs, int fd, uint64_t size, const char *name,
                        enum replay_filestore_outcome *outcome, struct replay_err *err)
 {
-    char path[REPLAY__FS_MAX_PATH], dir[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
+    char path[REPLAY__FS_MAX_PATH];
     int rc = location(fs, name, path, sizeof(path), err);
     if (rc != 0)
         return rc;
-    dir_of(path, dir, sizeof(dir));
-    rc = replay__fs_mkdirs(dir, err);
+    struct replay_atomicfile_opts ao = {.make_dirs = true};
+    struct replay_atomicfile *f = NULL;
+    rc = replay_atomicfile_open(path, &ao, &f, err);
     if (rc == 0)
-        rc = write_tmp(fd, size, dir, tmp, sizeof(tmp), fs, err);
-    if (rc != 0)
-        return rc;
-    bool taken = false;
-    rc = link_noreplace(tmp, path, &taken, err);
-    if (rc != 0 || taken)
-        unlink(tmp);
-    if (rc == 0 && taken)
+        rc = copy_fd(fd, replay_atomicfile_fd(f), size, fs, fs->opts.max_send_speed, err);
+    if (rc == 0)
+        rc = replay_atomicfile_commit(f, REPLAY_ATOMICFILE_NO_REPLACE, err);
+    replay_atomicfile_close(f);
+    if (rc == REPLAY_EEXIST) { /* a concurrent writer won: its file is whole */
+        replay_err_clear(err);
         *outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
-    if (rc == 0 && replay__fs_fsync_dir(dir) != 0)
-        rc = replay_err_sys(err, REPLAY_EIO, errno, "fsync directory %s", dir);
+        rc = 0;
+    }
     return rc;
 }
 

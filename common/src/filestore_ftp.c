@@ -15,6 +15,7 @@
 
 #define REPLAY__FS_WITH_CURL 1
 #include "filestore_int.h"
+#include "replay/log.h"
 
 struct ftp_store {
     char origin[320]; /* ftp://host:port */
@@ -87,7 +88,7 @@ static int quote_cmd(struct curl_slist **l, const char *verb, const char *path,
     char cmd[REPLAY__FS_MAX_PATH + 16];
     if (snprintf(cmd, sizeof(cmd), "%s %s", verb, path) >= (int)sizeof(cmd))
         return replay_err_set(err, REPLAY_ETOOBIG, "FTP command too long");
-    if (!replay__fs_slist_add(l, cmd))
+    if (!replay__http_header_add(l, cmd, NULL))
         return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     return 0;
 }
@@ -105,14 +106,14 @@ static void drop_tmp(struct replay_filestore *fs, const char *tmp)
     }
     char url[400];
     snprintf(url, sizeof(url), "%s/", f->origin);
-    curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(h, CURLOPT_QUOTE, q);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    (void)replay__fs_perform(h, &req, "delete temporary", fs->shown, &ignored);
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.url = url;
+    if (replay__fs_perform(fs, &x, "delete temporary", &ignored) != 0)
+        replay_debug("filestore %s: temporary %s left behind: %s", fs->shown, tmp, ignored.msg);
     curl_slist_free_all(q);
 }
 
@@ -145,26 +146,25 @@ static int send_tmp(struct replay_filestore *fs, int fd, uint64_t size, const ch
     if (h == NULL)
         return REPLAY_ENOMEM;
     int rc = url_of(f, tmp, false, url, sizeof(url), err);
-    if (rc == 0 && !replay__fs_slist_add(&pre, "*SITE UMASK 002"))
+    if (rc == 0 && !replay__http_header_add(&pre, "*SITE UMASK 002", NULL))
         rc = replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     if (rc == 0)
         rc = quote_cmd(&post, "RNFR", tmp, err);
     if (rc == 0)
         rc = quote_cmd(&post, "RNTO", path, err);
     if (rc == 0) {
-        struct replay__fs_req req;
-        replay__fs_req_init(&req);
-        req.fs = fs;
-        req.in_fd = fd;
-        req.in_len = size;
-        curl_easy_setopt(h, CURLOPT_URL, url);
+        struct replay__http_xfer x;
+        replay__http_xfer_init(&x);
+        x.url = url;
+        x.in_fd = fd;
+        x.in_len = size;
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
         curl_easy_setopt(h, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR_RETRY);
         curl_easy_setopt(h, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_MULTICWD);
         curl_easy_setopt(h, CURLOPT_QUOTE, pre);
         curl_easy_setopt(h, CURLOPT_POSTQUOTE, post);
-        rc = replay__fs_perform(h, &req, "STOR", fs->shown, err);
+        rc = replay__fs_perform(fs, &x, "STOR", err);
     }
     curl_slist_free_all(pre);
     curl_slist_free_all(post);
@@ -176,15 +176,12 @@ static int ftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const 
 {
     (void)outcome;
     struct ftp_store *f = fs->impl;
-    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH], tmp_name[64];
+    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
     int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
+    if (rc == 0)
+        rc = replay__fs_tmp_path(path, tmp, sizeof(tmp), err);
     if (rc != 0)
         return rc;
-    replay__fs_tmp_name(tmp_name, sizeof(tmp_name));
-    const char *slash = strrchr(path, '/');
-    if (snprintf(tmp, sizeof(tmp), "%.*s/%s", (int)(slash - path), path, tmp_name) >=
-        (int)sizeof(tmp))
-        return replay_err_set(err, REPLAY_ETOOBIG, "temporary path too long");
     rc = send_tmp(fs, fd, size, tmp, path, err);
     if (rc != 0) {
         drop_tmp(fs, tmp);
@@ -193,33 +190,41 @@ static int ftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const 
     return check_size(fs, path, size, err);
 }
 
+#define URL_MAX (REPLAY__FS_MAX_PATH * 3 + 400)
+
+/* The URL of a name's file (url, URL_MAX bytes), with the handle prepared. */
+static CURL *name_handle(struct replay_filestore *fs, const char *name, char *url, int *rc,
+                         struct replay_err *err)
+{
+    struct ftp_store *f = fs->impl;
+    char path[REPLAY__FS_MAX_PATH];
+    *rc = replay__fs_join(f->base, name, path, sizeof(path), err);
+    if (*rc == 0)
+        *rc = url_of(f, path, false, url, URL_MAX, err);
+    CURL *h = *rc == 0 ? ftp_handle(fs, err) : NULL;
+    if (h == NULL && *rc == 0)
+        *rc = REPLAY_ENOMEM;
+    return h;
+}
+
 static int ftp_download(struct replay_filestore *fs, const char *name, int fd,
                         struct replay_err *err)
 {
-    struct ftp_store *f = fs->impl;
-    char path[REPLAY__FS_MAX_PATH], url[REPLAY__FS_MAX_PATH * 3 + 400];
-    int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
-    if (rc == 0)
-        rc = url_of(f, path, false, url, sizeof(url), err);
-    CURL *h = rc == 0 ? ftp_handle(fs, err) : NULL;
-    if (h == NULL)
-        return rc != 0 ? rc : REPLAY_ENOMEM;
-    return replay__fs_get_to_fd(fs, h, url, fd, "RETR", err);
+    char url[URL_MAX];
+    int rc;
+    if (name_handle(fs, name, url, &rc, err) == NULL)
+        return rc;
+    return replay__fs_get_to_fd(fs, url, fd, "RETR", err);
 }
 
 static int ftp_exists(struct replay_filestore *fs, const char *name, bool *exists,
                       struct replay_err *err)
 {
-    struct ftp_store *f = fs->impl;
-    char path[REPLAY__FS_MAX_PATH], url[REPLAY__FS_MAX_PATH * 3 + 400];
+    char url[URL_MAX];
     uint64_t size;
-    int rc = replay__fs_join(f->base, name, path, sizeof(path), err);
-    if (rc == 0)
-        rc = url_of(f, path, false, url, sizeof(url), err);
-    CURL *h = rc == 0 ? ftp_handle(fs, err) : NULL;
-    if (h == NULL)
-        return rc != 0 ? rc : REPLAY_ENOMEM;
-    return replay__fs_remote_size(fs, h, url, exists, &size, err);
+    int rc;
+    CURL *h = name_handle(fs, name, url, &rc, err);
+    return h == NULL ? rc : replay__fs_remote_size(fs, h, url, exists, &size, err);
 }
 
 static int ftp_remove(struct replay_filestore *fs, const char *name, struct replay_err *err)
@@ -236,16 +241,15 @@ static int ftp_remove(struct replay_filestore *fs, const char *name, struct repl
         return rc != 0 ? rc : REPLAY_ENOMEM;
     }
     snprintf(url, sizeof(url), "%s/", f->origin);
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.url = url;
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(h, CURLOPT_QUOTE, q);
     struct replay_err e = {0};
-    rc = replay__fs_perform(h, &req, "DELE", fs->shown, &e);
+    rc = replay__fs_perform(fs, &x, "DELE", &e);
     curl_slist_free_all(q);
-    if (rc == REPLAY_EPROTO && req.status == 550) {
+    if (rc == REPLAY_EPROTO && x.status == 550) {
         /* Refused: fine if the name is not there (any more). */
         bool there = true;
         int rc2 = ftp_exists(fs, name, &there, err);
@@ -270,7 +274,7 @@ static int ftp_list(struct replay_filestore *fs, replay_filestore_list_fn fn, vo
         return rc != 0 ? rc : REPLAY_ENOMEM;
     struct replay_err e = {0};
     curl_easy_setopt(h, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_MULTICWD);
-    rc = replay__fs_list_dir(fs, h, url, fn, ctx, &e);
+    rc = replay__fs_list_dir(fs, url, fn, ctx, &e);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     if (rc == REPLAY_EAUTH && code == 550)

@@ -49,13 +49,14 @@ static void http_close(struct replay_filestore *fs)
     fs->impl = NULL;
 }
 
-/* Prepares the store's handle for the URL of `name` (written to url). */
-static int http_handle(struct replay_filestore *fs, const char *name, char *url, size_t urlsz,
-                       CURL **out, struct replay_err *err)
+/* Prepares the store's handle and x for `method` on the URL of `name` (written
+ * to url, which x borrows). */
+static int http_prepare(struct replay_filestore *fs, const char *name, const char *method,
+                        char *url, size_t urlsz, struct replay__http_xfer *x,
+                        struct replay_err *err)
 {
     struct http_store *s = fs->impl;
     char path[REPLAY__FS_MAX_PATH], enc[REPLAY__FS_MAX_PATH * 3];
-    *out = NULL;
     int rc = replay__fs_join(fs->url.base, name, path, sizeof(path), err);
     if (rc == 0)
         rc = replay__fs_url_encode(path, true, enc, sizeof(enc), err);
@@ -66,7 +67,6 @@ static int http_handle(struct replay_filestore *fs, const char *name, char *url,
     CURL *h = replay__fs_curl(fs, s->verify, err);
     if (h == NULL)
         return REPLAY_ENOMEM;
-    curl_easy_setopt(h, CURLOPT_URL, url);
     if (fs->url.user[0] != '\0' && fs->url.password[0] != '\0') {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(h, CURLOPT_USERNAME, fs->url.user);
@@ -76,7 +76,13 @@ static int http_handle(struct replay_filestore *fs, const char *name, char *url,
         curl_easy_setopt(h, CURLOPT_SSLCERT, s->pki);
         curl_easy_setopt(h, CURLOPT_SSLKEY, s->pki);
     }
-    *out = h;
+    if (strcmp(method, "GET") == 0) { /* downloads follow redirects, as upstream's */
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRECTS);
+    }
+    replay__http_xfer_init(x);
+    x->url = url;
+    x->method = method;
     return 0;
 }
 
@@ -115,26 +121,16 @@ static int http_download(struct replay_filestore *fs, const char *name, int fd,
                          struct replay_err *err)
 {
     char url[REPLAY__FS_MAX_PATH * 3 + 400], shown[REPLAY__FS_MAX_PATH * 3 + 400];
-    CURL *h;
-    int rc = http_handle(fs, name, url, sizeof(url), &h, err);
+    struct replay__http_xfer x;
+    int rc = http_prepare(fs, name, "GET", url, sizeof(url), &x, err);
     if (rc != 0)
         return rc;
-    struct replay__fs_buf body = {.truncate = true};
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    req.is_http = true;
-    req.out_fd = fd;
-    req.body = &body;
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRECTS);
-    replay__fs_set_method(h, "GET", &req);
-    rc = replay__fs_perform(h, &req, "GET", fs->shown, err);
-    if (rc == 0 && (req.status < 200 || req.status >= 300)) {
+    x.out_fd = fd;
+    rc = replay__fs_perform(fs, &x, "GET", err);
+    if (rc == 0 && (x.status < 200 || x.status >= 300)) {
         replay_redact_url(url, shown, sizeof(shown));
-        rc = replay__fs_http_error(&req, NULL, "GET", shown, err);
+        rc = replay__fs_http_error(&x, "GET", shown, err);
     }
-    replay__fs_buf_free(&body);
     return rc;
 }
 
@@ -142,21 +138,15 @@ static int http_exists(struct replay_filestore *fs, const char *name, bool *exis
                        struct replay_err *err)
 {
     char url[REPLAY__FS_MAX_PATH * 3 + 400];
-    CURL *h;
-    int rc = http_handle(fs, name, url, sizeof(url), &h, err);
+    struct replay__http_xfer x;
+    int rc = http_prepare(fs, name, "HEAD", url, sizeof(url), &x, err);
+    if (rc == 0)
+        rc = replay__fs_perform(fs, &x, "HEAD", err);
     if (rc != 0)
         return rc;
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    req.is_http = true;
-    replay__fs_set_method(h, "HEAD", &req);
-    rc = replay__fs_perform(h, &req, "HEAD", fs->shown, err);
-    if (rc != 0)
-        return rc;
-    *exists = req.status < 400;
-    if (req.status == 401 || req.status == 403 || req.status >= 500)
-        return replay__fs_http_error(&req, NULL, "HEAD", fs->shown, err);
+    *exists = x.status < 400;
+    if (x.status == 401 || x.status == 403 || x.status >= 500)
+        return replay__fs_http_error(&x, "HEAD", fs->shown, err);
     return 0;
 }
 

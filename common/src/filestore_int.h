@@ -25,8 +25,6 @@
 #define REPLAY__FS_MAX_COMPONENT 255
 /* Longest path or URL a backend builds from a base and a name. */
 #define REPLAY__FS_MAX_PATH 4096
-/* Prefix of temporary upload names: dot-files, which the loader ignores. */
-#define REPLAY__FS_TMP_PREFIX ".replay-tmp-"
 
 /* ---- URL (filestore_url.c) ------------------------------------------------ */
 
@@ -69,16 +67,10 @@ REPLAY_MUST_CHECK int replay__fs_join(const char *base, const char *name, char *
                                       size_t outsz, struct replay_err *err);
 /* Last component of a checked name. */
 const char *replay__fs_basename(const char *name);
-/* True for names made by replay__fs_tmp_name(). */
-bool replay__fs_is_tmp_name(const char *base_name);
-/* A fresh random temporary base name (".replay-tmp-<32 hex>") in out (>= 64). */
-void replay__fs_tmp_name(char *out, size_t outsz);
-/* Random hex string of 2*nbytes characters (getrandom, never fails). */
-void replay__fs_random_hex(char *out, size_t nbytes);
-/* mkdir -p (mode 0777 & ~umask). */
-REPLAY_MUST_CHECK int replay__fs_mkdirs(const char *dir, struct replay_err *err);
-/* fsync of a directory; file systems that cannot do it count as success. */
-int replay__fs_fsync_dir(const char *dir);
+/* A fresh temporary path beside `path` (same directory, the project's temporary
+ * name: replay/atomicfile.h), for remote stores. REPLAY_ETOOBIG when too long. */
+REPLAY_MUST_CHECK int replay__fs_tmp_path(const char *path, char *out, size_t outsz,
+                                          struct replay_err *err);
 
 /* ---- backends -------------------------------------------------------------- */
 
@@ -123,6 +115,8 @@ extern const struct replay__fs_ops replay__fs_http_ops;
 
 #define REPLAY__FS_SHOWN_MAX 1024
 
+struct replay__http;
+
 struct replay_filestore {
     const struct replay__fs_ops *ops;
     struct replay__fs_url url;
@@ -130,101 +124,100 @@ struct replay_filestore {
     char shown[REPLAY__FS_SHOWN_MAX];  /* the URL, redacted, for messages */
     bool read_only;
     void *impl; /* the backend's state */
-    void *curl; /* the store's libcurl easy handle (filestore_curl.c), or NULL */
+    struct replay__http *http; /* the store's transport (filestore_curl.c), or NULL */
 };
 
-/* Frees the store's libcurl handle, if any (filestore_curl.c). */
-void replay__fs_curl_free(struct replay_filestore *fs);
+/* Closes the store's transport, if any (filestore_curl.c). */
+void replay__fs_http_close(struct replay_filestore *fs);
 
-/* ---- shared libcurl plumbing (filestore_curl.c) ----------------------------- */
+/* ---- what the curl-based backends share (filestore_curl.c) ------------------- */
 
 #ifdef REPLAY__FS_WITH_CURL
-#include <curl/curl.h>
+#include "http_int.h"
 
-/* A capped in-memory sink for small responses (listings, error bodies). */
-struct replay__fs_buf {
-    char *data; /* NUL-terminated when not NULL */
-    size_t len, cap;
-    size_t max;    /* the cap; 0 means 64 KiB */
-    bool truncate; /* past max: keep the first max bytes (else the request fails) */
-    bool overflow; /* more than max bytes arrived */
-};
-void replay__fs_buf_free(struct replay__fs_buf *b);
+/* Cap on an answer kept in memory unless a request sets its own (listings). */
+#define REPLAY__FS_BODY_MAX (64u << 10)
 
-/* Receives body bytes instead of out_fd/body; returns 0 to go on or a negative
- * REPLAY_E* code to stop the transfer (replay__fs_perform then returns it). */
-typedef int (*replay__fs_sink_fn)(const char *p, size_t len, void *ctx);
-
-/* What one request sends and receives. Zero-initialise (in_fd and out_fd to
- * -1), then set what applies. */
-struct replay__fs_req {
-    const char *in_mem; /* upload source in memory (wins over in_fd), or NULL */
-    int in_fd;       /* upload source (pread), -1 for none */
-    uint64_t in_off; /* first byte to send */
-    uint64_t in_len; /* bytes to send */
-    int out_fd;      /* download sink (write at the current offset), -1 for none */
-    struct replay__fs_buf *body; /* body sink when out_fd < 0, or for a non-2xx
-                                    HTTP answer when out_fd >= 0 (may be NULL) */
-    replay__fs_sink_fn sink;     /* body sink that wins over the two above */
-    void *sink_ctx;
-    struct curl_slist *headers;  /* request headers (owned by the caller) */
-    const char *want_header;     /* response header to capture (any case, no ':') */
-    char header_value[256];
-    char reason[64]; /* HTTP reason phrase of the final status line */
-    long status;     /* HTTP status, or FTP/SFTP response code, after perform */
-    bool is_http;
-    /* Internal state of replay__fs_perform. */
-    struct replay_filestore *fs;
-    uint64_t in_sent, last_bytes;
-    int sys_errno;
-    int sink_rc;
-    bool canceled, read_failed, shrunk;
-};
-void replay__fs_req_init(struct replay__fs_req *req);
-
-/* The store's handle, reset, with the options every request has: timeouts,
- * low speed, TCP keep-alive, TLS verification (off when verify is false),
- * bandwidth cap, allowed protocols. NULL with REPLAY_ENOMEM. */
+/* The store's easy handle, reset for a new request, with the store's timeouts,
+ * bandwidth caps, cancel token and TLS verification (off when `verify` is false;
+ * fixed when the transport is made, at the store's first request). The
+ * transport allows ftp, ftps, sftp, http and https. NULL on failure. */
 CURL *replay__fs_curl(struct replay_filestore *fs, bool verify, struct replay_err *err);
-/* Sets the data callbacks of req on h and runs the request. Maps transport
- * failures to REPLAY_E* with "<what> <shown>: <libcurl's reason>". Any HTTP
- * answer is success here: the caller reads req->status. */
-int replay__fs_perform(CURL *h, struct replay__fs_req *req, const char *what,
-                       const char *shown, struct replay_err *err);
-/* Runs a download of `url` into fd on h (ftp RETR, sftp get): a request with
- * only an output, performed as replay__fs_perform does. */
-int replay__fs_get_to_fd(struct replay_filestore *fs, CURL *h, const char *url, int fd,
-                         const char *what, struct replay_err *err);
+/* Runs x on the store's handle; failures read "<what> <store URL>: <cause>". Any
+ * HTTP answer is success here: the caller reads x->status. */
+REPLAY_MUST_CHECK int replay__fs_perform(struct replay_filestore *fs, struct replay__http_xfer *x,
+                                         const char *what, struct replay_err *err);
+/* Runs a download of `url` into fd on the handle the backend prepared (ftp RETR,
+ * sftp get). */
+REPLAY_MUST_CHECK int replay__fs_get_to_fd(struct replay_filestore *fs, const char *url, int fd,
+                                           const char *what, struct replay_err *err);
 /* Maps an HTTP status to a code with message "<what> <shown>: [<status>]
- * <Code>: <Message>" (the XML error of the body when there is one). */
-int replay__fs_http_error(const struct replay__fs_req *req, const struct replay__fs_buf *body,
-                          const char *what, const char *shown, struct replay_err *err);
-/* "scheme://host:port" with an IPv6 host in brackets (filestore_ftp.c). */
-int replay__fs_origin(const char *scheme, const char *host, int port, char *out, size_t outsz,
-                      struct replay_err *err);
-/* Sets the HTTP method on h: HEAD (no body), GET, DELETE, or PUT/POST sending
- * req->in_len bytes from req (an empty body when it has no source). */
-void replay__fs_set_method(CURL *h, const char *method, struct replay__fs_req *req);
-/* Appends s to the curl list; false on ENOMEM (list unchanged). */
-bool replay__fs_slist_add(struct curl_slist **list, const char *s);
-/* Size of a remote file by a body-less request on `url` with a handle the
+ * <Code>: <Message>" (the XML error of x->body when there is one). */
+int replay__fs_http_error(const struct replay__http_xfer *x, const char *what, const char *shown,
+                          struct replay_err *err);
+/* One S3 or Azure request: the transfer, its headers, and an answer kept in
+ * memory (error answers, cut at REPLAY__FS_BODY_MAX, unless the caller points
+ * x.body elsewhere); `what` names it in messages ("PUT /bucket/key"). */
+struct replay__fs_rest {
+    struct replay__http_xfer x;
+    struct replay__http_buf body;
+    struct curl_slist *headers;
+    char what[200];
+};
+void replay__fs_rest_init(struct replay__fs_rest *r);
+void replay__fs_rest_free(struct replay__fs_rest *r);
+/* Sends `method` on `url` with r's headers, on the handle the backend prepared
+ * (replay__fs_curl() and its signing options). Any answer is success here. */
+REPLAY_MUST_CHECK int replay__fs_rest_run(struct replay_filestore *fs, struct replay__fs_rest *r,
+                                          const char *method, const char *url,
+                                          struct replay_err *err);
+/* The failure an unexpected status means (replay__fs_http_error() on r). */
+int replay__fs_rest_fail(struct replay_filestore *fs, const struct replay__fs_rest *r,
+                         struct replay_err *err);
+/* "scheme://host:port" with an IPv6 host in brackets. */
+REPLAY_MUST_CHECK int replay__fs_origin(const char *scheme, const char *host, int port, char *out,
+                                        size_t outsz, struct replay_err *err);
+/* Size of a remote file by a body-less request on `url` with the handle h the
  * backend prepared (ftp, sftp): *found is false on "no such file". */
-int replay__fs_remote_size(struct replay_filestore *fs, CURL *h, const char *url,
-                           bool *found, uint64_t *size, struct replay_err *err);
-/* Streams the long-format listing of directory `url` (ftp LIST, sftp) through a
- * prepared handle and calls fn(name, ctx) for each regular file. */
-int replay__fs_list_dir(struct replay_filestore *fs, CURL *h, const char *url,
-                        replay_filestore_list_fn fn, void *ctx, struct replay_err *err);
+REPLAY_MUST_CHECK int replay__fs_remote_size(struct replay_filestore *fs, CURL *h,
+                                             const char *url, bool *found, uint64_t *size,
+                                             struct replay_err *err);
+/* Streams the long-format listing of directory `url` (ftp LIST, sftp) through the
+ * handle the backend prepared and calls fn(name, ctx) for each regular file. */
+REPLAY_MUST_CHECK int replay__fs_list_dir(struct replay_filestore *fs, const char *url,
+                                          replay_filestore_list_fn fn, void *ctx,
+                                          struct replay_err *err);
 #endif
 
+/* ---- FTP/SFTP listings (filestore_list.c): no I/O -------------------------------- */
+
 /* Parses one line of a Unix "ls -l" style or DOS style directory listing.
- * Returns 1 and points *name at the name (inside line, which is modified) for a
- * regular file, 0 for anything else (directories, links, "total", junk). */
+ * Returns 1 and points *name at the name (inside line, which is modified; not
+ * empty, not starting with a blank) for a regular file, 0 for anything else
+ * (directories, links, "total", junk). */
 int replay__fs_parse_list_line(char *line, const char **name);
 
-/* Percent-encodes bytes of s for a URL path: unreserved characters and '/'
- * (when keep_slash) stay, everything else becomes %XX (upper-case hex).
- * REPLAY_ETOOBIG when the result does not fit in out. */
+#define REPLAY__FS_LIST_LINE_MAX 4096
+
+/* Splits a listing into lines as it streams in and calls fn(name, ctx) for each
+ * regular file (replay__fs_parse_list_line()). Lines longer than the buffer,
+ * or holding a NUL, are skipped. The result does not depend on how the bytes
+ * are cut into chunks. */
+struct replay__fs_lister {
+    char line[REPLAY__FS_LIST_LINE_MAX];
+    size_t len;
+    bool skipping; /* inside a line longer than the buffer */
+    replay_filestore_list_fn fn;
+    void *ctx;
+};
+void replay__fs_lister_init(struct replay__fs_lister *l, replay_filestore_list_fn fn, void *ctx);
+/* Takes the next n bytes; returns 0, or what fn returned to stop. */
+int replay__fs_lister_feed(struct replay__fs_lister *l, const char *p, size_t n);
+/* The last line, when the listing does not end with a newline. */
+int replay__fs_lister_end(struct replay__fs_lister *l);
+
+/* replay_url_quote(s) into out: quote(s, safe='/') with keep_slash, else
+ * quote(s, safe='') (AWS's URI encoding). REPLAY_ETOOBIG when it does not fit. */
 REPLAY_MUST_CHECK int replay__fs_url_encode(const char *s, bool keep_slash, char *out,
                                             size_t outsz, struct replay_err *err);
 
@@ -232,8 +225,8 @@ REPLAY_MUST_CHECK int replay__fs_url_encode(const char *s, bool keep_slash, char
 
 /* Finds the first element <tag> (with or without attributes) in [xml, xml+len)
  * and copies its text, entity-decoded, into out (size outsz, NUL-terminated).
- * Returns the pointer just past </tag>, or NULL when absent or malformed, or
- * when the text does not fit. */
+ * Returns the pointer just past </tag>, or NULL with out set to "" when absent
+ * or malformed, or when the text does not fit. */
 const char *replay__xml_text(const char *xml, size_t len, const char *tag, char *out,
                              size_t outsz);
 /* Calls fn(text, ctx) for the text of <inner> inside each <outer> element of the

@@ -199,28 +199,26 @@ static void sha256_hex(const char *data, size_t len, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* One S3 request: URL, headers and the request state. */
+/* One S3 request: the request and its URL. */
 struct s3_call {
-    struct replay__fs_req req;
-    struct replay__fs_buf body;
-    struct curl_slist *headers;
+    struct replay__fs_rest r;
     char url[S3_URL_MAX];
-    char what[160];
 };
+
+static void call_init(struct s3_call *c)
+{
+    replay__fs_rest_init(&c->r);
+    c->url[0] = '\0';
+}
 
 static void call_free(struct s3_call *c)
 {
-    curl_slist_free_all(c->headers);
-    replay__fs_buf_free(&c->body);
+    replay__fs_rest_free(&c->r);
 }
 
-/* Adds "name: value", or the bare line when value is NULL. */
 static bool add_header(struct s3_call *c, const char *name, const char *value)
 {
-    char line[1200];
-    int n = value != NULL ? snprintf(line, sizeof(line), "%s: %s", name, value)
-                          : snprintf(line, sizeof(line), "%s", name);
-    return n >= 0 && (size_t)n < sizeof(line) && replay__fs_slist_add(&c->headers, line);
+    return replay__http_header_add(&c->r.headers, name, value);
 }
 
 /* Builds the URL: prefix [/key] [?query]. The query must be canonical. */
@@ -261,31 +259,16 @@ static int s3_run(struct replay_filestore *fs, struct s3_call *c, const char *me
         curl_easy_setopt(h, CURLOPT_USERNAME, s->access);
         curl_easy_setopt(h, CURLOPT_PASSWORD, s->secret);
     }
-    c->req.fs = fs;
-    c->req.is_http = true;
-    c->req.headers = c->headers;
-    if (c->req.body == NULL) {
-        c->body.truncate = true;
-        c->req.body = &c->body;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, c->url);
-    replay__fs_set_method(h, method, &c->req);
-    snprintf(c->what, sizeof(c->what), "%s %.120s", method, c->url + strlen(s->endpoint));
-    int rc = replay__fs_perform(h, &c->req, c->what, fs->shown, err);
+    snprintf(c->r.what, sizeof(c->r.what), "%s %.120s", method, c->url + strlen(s->endpoint));
+    int rc = replay__fs_rest_run(fs, &c->r, method, c->url, err);
     if (s->debug)
-        replay_debug("filestore %s: %s -> %ld", fs->shown, c->what, c->req.status);
+        replay_debug("filestore %s: %s -> %ld", fs->shown, c->r.what, c->r.x.status);
     return rc;
 }
 
 static int s3_fail(struct replay_filestore *fs, struct s3_call *c, struct replay_err *err)
 {
-    return replay__fs_http_error(&c->req, c->req.body, c->what, fs->shown, err);
-}
-
-static void call_init(struct s3_call *c)
-{
-    memset(c, 0, sizeof(*c));
-    replay__fs_req_init(&c->req);
+    return replay__fs_rest_fail(fs, &c->r, err);
 }
 
 /* ---- bucket ------------------------------------------------------------------------ */
@@ -302,12 +285,12 @@ static int create_bucket(struct replay_filestore *fs, struct replay_err *err)
                  "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
                  s->region);
     sha256_hex(xml, strlen(xml), sha);
-    c.req.in_mem = xml;
-    c.req.in_len = strlen(xml);
+    c.r.x.in_mem = xml;
+    c.r.x.in_len = strlen(xml);
     int rc = call_url(s, &c, NULL, NULL, err);
     if (rc == 0)
         rc = s3_run(fs, &c, "PUT", sha, err);
-    if (rc == 0 && c.req.status != 200 && c.req.status != 409)
+    if (rc == 0 && c.r.x.status != 200 && c.r.x.status != 409)
         rc = s3_fail(fs, &c, err);
     if (rc == 0)
         replay_info("filestore %s: created bucket %s", fs->shown, s->bucket);
@@ -323,18 +306,18 @@ static int s3_connect(struct replay_filestore *fs, struct replay_err *err)
                     "are anonymous", fs->shown);
     struct s3_call c;
     call_init(&c);
-    c.req.want_header = "x-amz-bucket-region";
+    c.r.x.want_header = "x-amz-bucket-region";
     int rc = call_url(s, &c, NULL, NULL, err);
     if (rc == 0)
         rc = s3_run(fs, &c, "HEAD", S3_EMPTY_SHA256, err);
-    if (rc == 0 && c.req.status == 404 && !fs->read_only) {
+    if (rc == 0 && c.r.x.status == 404 && !fs->read_only) {
         call_free(&c);
         return create_bucket(fs, err);
     }
-    if (rc == 0 && c.req.status == 301 && c.req.header_value[0] != '\0')
+    if (rc == 0 && c.r.x.status == 301 && c.r.x.header_value[0] != '\0')
         rc = replay_err_set(err, REPLAY_ECONFIG, "%s %s: bucket %s is in region %s, set aws_region",
-                            c.what, fs->shown, s->bucket, c.req.header_value);
-    else if (rc == 0 && c.req.status != 200)
+                            c.r.what, fs->shown, s->bucket, c.r.x.header_value);
+    else if (rc == 0 && c.r.x.status != 200)
         rc = s3_fail(fs, &c, err);
     call_free(&c);
     return rc;
@@ -347,8 +330,8 @@ static int put_single(struct replay_filestore *fs, int fd, uint64_t size, const 
 {
     struct s3_call c;
     call_init(&c);
-    c.req.in_fd = fd;
-    c.req.in_len = size;
+    c.r.x.in_fd = fd;
+    c.r.x.in_len = size;
     int rc = call_url(fs->impl, &c, key, NULL, err);
     bool ok = add_header(&c, "If-None-Match", "*") &&
               add_header(&c, "Content-Type", "application/octet-stream");
@@ -356,12 +339,12 @@ static int put_single(struct replay_filestore *fs, int fd, uint64_t size, const 
         rc = replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     if (rc == 0)
         rc = s3_run(fs, &c, "PUT", "UNSIGNED-PAYLOAD", err);
-    if (rc == 0 && c.req.status == 412)
+    if (rc == 0 && c.r.x.status == 412)
         *outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
-    else if (rc == 0 && c.req.status == 409)
+    else if (rc == 0 && c.r.x.status == 409)
         rc = replay_err_set(err, REPLAY_EAGAIN, "%s %s: [409] concurrent write, try again",
-                            c.what, fs->shown);
-    else if (rc == 0 && c.req.status != 200)
+                            c.r.what, fs->shown);
+    else if (rc == 0 && c.r.x.status != 200)
         rc = s3_fail(fs, &c, err);
     call_free(&c);
     return rc;
@@ -384,13 +367,13 @@ static int mp_create(struct replay_filestore *fs, const char *key, struct multip
     int rc = call_url(fs->impl, &c, key, "uploads=", err);
     if (rc == 0)
         rc = s3_run(fs, &c, "POST", S3_EMPTY_SHA256, err);
-    if (rc == 0 && c.req.status != 200)
+    if (rc == 0 && c.r.x.status != 200)
         rc = s3_fail(fs, &c, err);
-    if (rc == 0 && (c.body.data == NULL ||
-                    replay__xml_text(c.body.data, c.body.len, "UploadId", m->upload_id,
+    if (rc == 0 && (c.r.body.p == NULL ||
+                    replay__xml_text(c.r.body.p, c.r.body.len, "UploadId", m->upload_id,
                                      sizeof(m->upload_id)) == NULL ||
                     m->upload_id[0] == '\0'))
-        rc = replay_err_set(err, REPLAY_EPROTO, "%s %s: no UploadId in the answer", c.what,
+        rc = replay_err_set(err, REPLAY_EPROTO, "%s %s: no UploadId in the answer", c.r.what,
                             fs->shown);
     if (rc == 0)
         rc = replay__fs_url_encode(m->upload_id, false, m->upload_id_enc,
@@ -407,22 +390,22 @@ static int mp_part(struct replay_filestore *fs, int fd, uint64_t size, const cha
     char query[3 * 1024 + 64];
     snprintf(query, sizeof(query), "partNumber=%u&uploadId=%s", i + 1, m->upload_id_enc);
     uint64_t off = (uint64_t)i * m->part_size;
-    c.req.in_fd = fd;
-    c.req.in_off = off;
-    c.req.in_len = size - off < m->part_size ? size - off : m->part_size;
-    c.req.want_header = "etag";
+    c.r.x.in_fd = fd;
+    c.r.x.in_off = off;
+    c.r.x.in_len = size - off < m->part_size ? size - off : m->part_size;
+    c.r.x.want_header = "etag";
     int rc = call_url(fs->impl, &c, key, query, err);
     if (rc == 0)
         rc = s3_run(fs, &c, "PUT", "UNSIGNED-PAYLOAD", err);
-    if (rc == 0 && c.req.status != 200)
+    if (rc == 0 && c.r.x.status != 200)
         rc = s3_fail(fs, &c, err);
-    if (rc == 0 && (c.req.header_value[0] == '\0' ||
-                    strlen(c.req.header_value) >= sizeof(m->etags[i]) ||
-                    strpbrk(c.req.header_value, "<>&") != NULL))
-        rc = replay_err_set(err, REPLAY_EPROTO, "%s %s: no usable ETag for part %u", c.what,
+    if (rc == 0 && (c.r.x.header_value[0] == '\0' ||
+                    strlen(c.r.x.header_value) >= sizeof(m->etags[i]) ||
+                    strpbrk(c.r.x.header_value, "<>&") != NULL))
+        rc = replay_err_set(err, REPLAY_EPROTO, "%s %s: no usable ETag for part %u", c.r.what,
                             fs->shown, i + 1);
     if (rc == 0)
-        memcpy(m->etags[i], c.req.header_value, strlen(c.req.header_value) + 1);
+        memcpy(m->etags[i], c.r.x.header_value, strlen(c.r.x.header_value) + 1);
     call_free(&c);
     return rc;
 }
@@ -455,18 +438,18 @@ static int mp_complete(struct replay_filestore *fs, const char *key, struct mult
         return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     sha256_hex(xml, len, sha);
     snprintf(query, sizeof(query), "uploadId=%s", m->upload_id_enc);
-    c.req.in_mem = xml;
-    c.req.in_len = len;
+    c.r.x.in_mem = xml;
+    c.r.x.in_len = len;
     int rc = call_url(fs->impl, &c, key, query, err);
     if (rc == 0 && !(add_header(&c, "If-None-Match", "*") &&
                      add_header(&c, "Content-Type", "application/xml")))
         rc = replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     if (rc == 0)
         rc = s3_run(fs, &c, "POST", sha, err);
-    if (rc == 0 && c.req.status == 412)
+    if (rc == 0 && c.r.x.status == 412)
         *outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
-    else if (rc == 0 && (c.req.status != 200 ||
-                         (c.body.data != NULL && strstr(c.body.data, "<Error>") != NULL)))
+    else if (rc == 0 && (c.r.x.status != 200 ||
+                         (c.r.body.p != NULL && strstr(c.r.body.p, "<Error>") != NULL)))
         rc = s3_fail(fs, &c, err);
     call_free(&c);
     free(xml);
@@ -530,13 +513,11 @@ static int s3_download(struct replay_filestore *fs, const char *name, int fd,
 {
     struct s3_call c;
     call_init(&c);
-    c.req.out_fd = fd;
-    c.body.truncate = true;
-    c.req.body = &c.body;
+    c.r.x.out_fd = fd;
     int rc = call_url(fs->impl, &c, replay__fs_basename(name), NULL, err);
     if (rc == 0)
         rc = s3_run(fs, &c, "GET", S3_EMPTY_SHA256, err);
-    if (rc == 0 && c.req.status != 200)
+    if (rc == 0 && c.r.x.status != 200)
         rc = s3_fail(fs, &c, err);
     call_free(&c);
     return rc;
@@ -551,8 +532,8 @@ static int s3_exists(struct replay_filestore *fs, const char *name, bool *exists
     if (rc == 0)
         rc = s3_run(fs, &c, "HEAD", S3_EMPTY_SHA256, err);
     if (rc == 0) {
-        *exists = c.req.status == 200;
-        if (c.req.status != 200 && c.req.status != 404)
+        *exists = c.r.x.status == 200;
+        if (c.r.x.status != 200 && c.r.x.status != 404)
             rc = s3_fail(fs, &c, err);
     }
     call_free(&c);
@@ -566,7 +547,7 @@ static int s3_remove(struct replay_filestore *fs, const char *name, struct repla
     int rc = call_url(fs->impl, &c, replay__fs_basename(name), NULL, err);
     if (rc == 0)
         rc = s3_run(fs, &c, "DELETE", S3_EMPTY_SHA256, err);
-    if (rc == 0 && c.req.status != 204 && c.req.status != 200 && c.req.status != 404)
+    if (rc == 0 && c.r.x.status != 204 && c.r.x.status != 200 && c.r.x.status != 404)
         rc = s3_fail(fs, &c, err);
     call_free(&c);
     return rc;
@@ -591,8 +572,8 @@ static int list_page(struct replay_filestore *fs, char *token, size_t tokensz,
 {
     struct s3_call c;
     call_init(&c);
-    c.body.max = S3_LIST_MAX;
-    c.req.body = &c.body;
+    c.r.body.max = S3_LIST_MAX;
+    c.r.x.body = &c.r.body;
     char enc[3 * 1024], query[3 * 1024 + 64];
     int rc = replay__fs_url_encode(token, false, enc, sizeof(enc), err);
     if (rc == 0)
@@ -602,21 +583,21 @@ static int list_page(struct replay_filestore *fs, char *token, size_t tokensz,
         rc = call_url(fs->impl, &c, NULL, query, err);
     if (rc == 0)
         rc = s3_run(fs, &c, "GET", S3_EMPTY_SHA256, err);
-    if (rc == 0 && c.req.status != 200)
+    if (rc == 0 && c.r.x.status != 200)
         rc = s3_fail(fs, &c, err);
-    if (rc == 0 && c.body.data != NULL)
-        rc = replay__xml_each(c.body.data, c.body.len, "Contents", "Key", REPLAY__FS_MAX_NAME,
+    if (rc == 0 && c.r.body.p != NULL)
+        rc = replay__xml_each(c.r.body.p, c.r.body.len, "Contents", "Key", REPLAY__FS_MAX_NAME,
                               list_key, l);
     char truncated[16] = "";
-    if (rc == 0 && c.body.data != NULL)
-        replay__xml_text(c.body.data, c.body.len, "IsTruncated", truncated, sizeof(truncated));
+    if (rc == 0 && c.r.body.p != NULL)
+        replay__xml_text(c.r.body.p, c.r.body.len, "IsTruncated", truncated, sizeof(truncated));
     token[0] = '\0';
     if (rc == 0 && strcmp(truncated, "true") == 0 &&
-        (replay__xml_text(c.body.data, c.body.len, "NextContinuationToken", token, tokensz) ==
+        (replay__xml_text(c.r.body.p, c.r.body.len, "NextContinuationToken", token, tokensz) ==
              NULL ||
          token[0] == '\0'))
         rc = replay_err_set(err, REPLAY_EPROTO, "%s %s: truncated listing without a token",
-                            c.what, fs->shown);
+                            c.r.what, fs->shown);
     call_free(&c);
     return rc;
 }

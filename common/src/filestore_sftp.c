@@ -155,7 +155,7 @@ static int quote_cmd(struct curl_slist **l, const char *verb, const char *a, con
         cmd[o++] = '"';
     }
     cmd[o] = '\0';
-    if (!replay__fs_slist_add(l, cmd))
+    if (!replay__http_header_add(l, cmd, NULL))
         return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     return 0;
 }
@@ -170,13 +170,12 @@ static int run_quote(struct replay_filestore *fs, struct curl_slist *q, const ch
         return REPLAY_ENOMEM;
     char url[400];
     snprintf(url, sizeof(url), "%s/~/", s->origin);
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.url = url;
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(h, CURLOPT_QUOTE, q);
-    return replay__fs_perform(h, &req, what, fs->shown, err);
+    return replay__fs_perform(fs, &x, what, err);
 }
 
 static int sftp_connect(struct replay_filestore *fs, struct replay_err *err)
@@ -219,19 +218,18 @@ static int send_tmp(struct replay_filestore *fs, int fd, uint64_t size, const ch
         curl_slist_free_all(post);
         return rc != 0 ? rc : REPLAY_ENOMEM;
     }
-    struct replay__fs_req req;
-    replay__fs_req_init(&req);
-    req.fs = fs;
-    req.in_fd = fd;
-    req.in_len = size;
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.url = url;
+    x.in_fd = fd;
+    x.in_len = size;
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
     curl_easy_setopt(h, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR_RETRY);
     curl_easy_setopt(h, CURLOPT_POSTQUOTE, post);
     curl_easy_setopt(h, CURLOPT_NEW_FILE_PERMS, 0644L);
     curl_easy_setopt(h, CURLOPT_NEW_DIRECTORY_PERMS, 0755L);
-    rc = replay__fs_perform(h, &req, "put", fs->shown, err);
+    rc = replay__fs_perform(fs, &x, "put", err);
     curl_slist_free_all(post);
     return rc;
 }
@@ -249,17 +247,12 @@ static int sftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const
                        enum replay_filestore_outcome *outcome, struct replay_err *err)
 {
     struct sftp_store *s = fs->impl;
-    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH], tmp_name[64];
+    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
     int rc = path_of(s, name, path, sizeof(path), err);
+    if (rc == 0)
+        rc = replay__fs_tmp_path(path, tmp, sizeof(tmp), err);
     if (rc != 0)
         return rc;
-    replay__fs_tmp_name(tmp_name, sizeof(tmp_name));
-    const char *slash = strrchr(path, '/');
-    int n = slash != NULL
-                ? snprintf(tmp, sizeof(tmp), "%.*s/%s", (int)(slash - path), path, tmp_name)
-                : snprintf(tmp, sizeof(tmp), "%s", tmp_name);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return replay_err_set(err, REPLAY_ETOOBIG, "temporary path too long");
     struct replay_err e = {0};
     rc = send_tmp(fs, fd, size, tmp, path, &e);
     if (rc != 0) {
@@ -290,7 +283,7 @@ static int sftp_download(struct replay_filestore *fs, const char *name, int fd,
     CURL *h = rc == 0 ? sftp_handle(fs, err) : NULL;
     if (h == NULL)
         return rc != 0 ? rc : REPLAY_ENOMEM;
-    return replay__fs_get_to_fd(fs, h, url, fd, "get", err);
+    return replay__fs_get_to_fd(fs, url, fd, "get", err);
 }
 
 static int sftp_exists(struct replay_filestore *fs, const char *name, bool *exists,
@@ -338,7 +331,7 @@ static int sftp_list(struct replay_filestore *fs, replay_filestore_list_fn fn, v
     CURL *h = rc == 0 ? sftp_handle(fs, err) : NULL;
     if (h == NULL)
         return rc != 0 ? rc : REPLAY_ENOMEM;
-    return replay__fs_list_dir(fs, h, url, fn, ctx, err);
+    return replay__fs_list_dir(fs, url, fn, ctx, err);
 }
 
 const struct replay__fs_ops replay__fs_sftp_ops = {

@@ -3,7 +3,8 @@
  * parse_qs (formats.md §5.1). The quirks users' URLs rely on are kept:
  *  - leading spaces/control characters are dropped, tabs and newlines removed;
  *  - userinfo ends at the LAST '@' of the authority; the user is up to the FIRST
- *    ':' and is not decoded; the password is the rest, percent-decoded;
+ *    ':' and is not decoded; the password is the rest, percent-decoded (the
+ *    split is replay_url_split()'s, shared with redact and the Redis URLs);
  *  - the host is lower-cased, IPv6 brackets removed; host "." makes the path
  *    relative ("file://./x" → "./x");
  *  - for ftp, sftp, http and https a ";params" suffix of the last path segment is
@@ -164,32 +165,29 @@ static int parse_hostport(const char *h, size_t len, struct replay__fs_url *u, c
     return parse_port(port, port_len, &u->port, shown, err);
 }
 
-static int parse_authority(const char *a, size_t len, struct replay__fs_url *u, const char *shown,
-                           struct replay_err *err)
+/* The authority of "scheme://...": userinfo as replay_url_split() cuts it (last
+ * '@', then first ':'), host and port. *rest gets what follows the authority. */
+static int parse_authority(const char *s, const char **rest, struct replay__fs_url *u,
+                           const char *shown, struct replay_err *err)
 {
+    struct replay_url_parts p;
+    if (!replay_url_split(s, &p))
+        return replay_err_set(err, REPLAY_ECONFIG, "filestore URL %s: not a URL", shown);
+    const char *a = p.userinfo.ptr != NULL ? p.userinfo.ptr : p.hostport.ptr;
+    size_t len = (size_t)(p.hostport.ptr + p.hostport.len - a);
     bool open = memchr(a, '[', len) != NULL, close = memchr(a, ']', len) != NULL;
     if (open != close)
         return replay_err_set(err, REPLAY_ECONFIG, "filestore URL %s: invalid IPv6 host", shown);
-    const char *at = NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (a[i] == '@')
-            at = a + i;
-    }
-    if (at != NULL) {
-        size_t ui_len = (size_t)(at - a);
-        const char *colon = memchr(a, ':', ui_len);
-        size_t user_len = colon != NULL ? (size_t)(colon - a) : ui_len;
-        u->user = dup_range(a, user_len);
-        if (colon != NULL)
-            u->password = replay__fs_pct_decode(colon + 1, ui_len - user_len - 1, false);
-        else
-            u->password = dup_range("", 0);
+    if (p.userinfo.ptr != NULL) {
+        u->user = dup_range(p.user.ptr, p.user.len);
+        u->password = p.password.ptr != NULL
+                          ? replay__fs_pct_decode(p.password.ptr, p.password.len, false)
+                          : dup_range("", 0);
         if (u->user == NULL || u->password == NULL)
             return replay_err_set(err, REPLAY_ENOMEM, "filestore URL: out of memory");
-        len -= ui_len + 1;
-        a = at + 1;
     }
-    return parse_hostport(a, len, u, shown, err);
+    *rest = p.hostport.ptr + p.hostport.len;
+    return parse_hostport(p.hostport.ptr, p.hostport.len, u, shown, err);
 }
 
 static int add_query_pair(struct replay__fs_url *u, const char *p, size_t len, const char *shown,
@@ -267,14 +265,9 @@ static int parse_clean(const char *s, struct replay__fs_url *u, const char *show
     if (!known_scheme(u->scheme))
         return replay_err_set(err, REPLAY_ECONFIG, "filestore URL %s: Unknown transport: %s",
                               shown, u->scheme);
-    size_t auth_len = 0;
-    const char *auth = rest;
-    if (strncmp(rest, "//", 2) == 0) {
-        auth = rest + 2;
-        auth_len = strcspn(auth, "/?#");
-        rest = auth + auth_len;
-    }
-    int rc = parse_authority(auth, auth_len, u, shown, err);
+    /* "scheme:path" has no authority, and so no host, user or password. */
+    int rc = strncmp(rest, "//", 2) == 0 ? parse_authority(s, &rest, u, shown, err)
+                                         : parse_hostport(rest, 0, u, shown, err);
     if (rc != 0)
         return rc;
     if (u->user == NULL && (u->user = dup_range("", 0)) == NULL)
@@ -330,25 +323,7 @@ bool replay__fs_url_bool(const struct replay__fs_url *u, const char *key, bool d
 int replay__fs_url_encode(const char *s, bool keep_slash, char *out, size_t outsz,
                           struct replay_err *err)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
-                     (keep_slash && *p == '/');
-        size_t need = plain ? 1 : 3;
-        if (o + need >= outsz)
-            return replay_err_set(err, REPLAY_ETOOBIG, "URL path of '%.60s' is too long", s);
-        if (plain) {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
-        }
-    }
-    if (outsz == 0)
-        return replay_err_set(err, REPLAY_ETOOBIG, "URL path: no room");
-    out[o] = '\0';
+    if (replay_url_quote(s, keep_slash ? "/" : "", out, outsz) >= outsz)
+        return replay_err_set(err, REPLAY_ETOOBIG, "URL path of '%.60s' is too long", s);
     return 0;
 }

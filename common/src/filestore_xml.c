@@ -137,22 +137,21 @@ static bool copy_text(const char *p, const char *end, char *out, size_t outsz)
 const char *replay__xml_text(const char *xml, size_t len, const char *tag, char *out,
                              size_t outsz)
 {
+    if (outsz == 0)
+        return NULL;
+    out[0] = '\0';
     const char *end = xml + len;
     const char *open = find_open(xml, end, tag);
-    if (open == NULL)
-        return NULL;
-    const char *gt = memchr(open, '>', (size_t)(end - open));
+    const char *gt = open != NULL ? memchr(open, '>', (size_t)(end - open)) : NULL;
     if (gt == NULL)
         return NULL;
-    if (gt[-1] == '/') { /* <tag/> */
-        if (outsz == 0)
-            return NULL;
-        out[0] = '\0';
+    if (gt[-1] == '/') /* <tag/> */
         return gt + 1;
-    }
     const char *close = find_close(gt + 1, end, tag);
-    if (close == NULL || !copy_text(gt + 1, close, out, outsz))
+    if (close == NULL || !copy_text(gt + 1, close, out, outsz)) {
+        out[0] = '\0'; /* a text cut half-way is no text */
         return NULL;
+    }
     return close + strlen(tag) + 3;
 }
 

@@ -101,37 +101,17 @@ static void add_decoded_secret(const char *s, size_t len, int plus_is_space)
     free(dec);
 }
 
-/* Finds the authority of a URL: [*a, *a_end). Returns 0 if `url` is not scheme://... */
-static int url_authority(const char *url, const char **a, const char **a_end)
+/* The userinfo password of `url` as replay_url_split() cuts it: [*p, *p_end).
+ * Returns 1 when there is one, 0 when not, -1 when `url` is not scheme://... */
+static int url_password(const char *url, const char **p, const char **p_end)
 {
-    const char *sep = strstr(url, "://");
-    if (sep == NULL || sep == url)
+    struct replay_url_parts parts;
+    if (!replay_url_split(url, &parts))
+        return -1;
+    if (parts.password.ptr == NULL)
         return 0;
-    for (const char *p = url; p < sep; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))
-            return 0;
-    }
-    *a = sep + 3;
-    *a_end = *a + strcspn(*a, "/?#");
-    return 1;
-}
-
-/* The userinfo password: [*p, *p_end) or 0 when there is none. */
-static int url_password(const char *a, const char *a_end, const char **p, const char **p_end)
-{
-    const char *at = NULL;
-    for (const char *c = a; c < a_end; c++) {
-        if (*c == '@')
-            at = c;
-    }
-    if (at == NULL)
-        return 0;
-    const char *colon = memchr(a, ':', (size_t)(at - a));
-    if (colon == NULL)
-        return 0;
-    *p = colon + 1;
-    *p_end = at;
+    *p = parts.password.ptr;
+    *p_end = parts.password.ptr + parts.password.len;
     return 1;
 }
 
@@ -161,10 +141,11 @@ static void register_option_value(const char *v, size_t len, void *ctx)
 
 void replay_redact_add_url_secrets(const char *url)
 {
-    const char *a, *a_end, *p, *p_end;
-    if (url == NULL || !url_authority(url, &a, &a_end))
+    const char *p, *p_end;
+    int has = url_password(url, &p, &p_end);
+    if (has < 0)
         return;
-    if (url_password(a, a_end, &p, &p_end)) {
+    if (has > 0) {
         add_secret_n(p, (size_t)(p_end - p));
         add_decoded_secret(p, (size_t)(p_end - p), 0);
     }
@@ -186,7 +167,7 @@ static void put(char *out, size_t outsz, size_t *o, const char *s, size_t len)
 
 char *replay_redact_url(const char *url, char *out, size_t outsz)
 {
-    const char *a, *a_end, *p, *p_end;
+    const char *p, *p_end;
     size_t o = 0;
     if (out == NULL || outsz == 0)
         return out;
@@ -194,7 +175,7 @@ char *replay_redact_url(const char *url, char *out, size_t outsz)
     if (url == NULL)
         return out;
     const char *rest = url;
-    if (url_authority(url, &a, &a_end) && url_password(a, a_end, &p, &p_end)) {
+    if (url_password(url, &p, &p_end) > 0) {
         put(out, outsz, &o, url, (size_t)(p - url));
         put(out, outsz, &o, REPLAY_REDACT_MASK, strlen(REPLAY_REDACT_MASK));
         rest = p_end;

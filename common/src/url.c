@@ -1,4 +1,4 @@
-/* url: splitting and percent-decoding shared by the URL parsers and redact. */
+/* url: splitting, percent-decoding and percent-encoding shared by every URL user. */
 #include "replay/url.h"
 
 #include <string.h>
@@ -89,4 +89,29 @@ size_t replay_url_decode(const char *s, size_t len, bool plus_is_space, char *ou
     }
     out[o] = '\0';
     return o;
+}
+
+static bool always_safe(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-' || c == '~';
+}
+
+size_t replay_url_quote(const char *s, const char *safe, char *out, size_t outsz)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        bool keep = always_safe(*p) || (safe != NULL && strchr(safe, *p) != NULL);
+        char enc[3] = {(char)*p, hex[*p >> 4], hex[*p & 15]};
+        if (!keep)
+            enc[0] = '%';
+        for (size_t i = 0; i < (keep ? 1u : 3u); i++, n++) {
+            if (n + 1 < outsz)
+                out[n] = enc[i];
+        }
+    }
+    if (outsz > 0)
+        out[n < outsz ? n : outsz - 1] = '\0';
+    return n;
 }

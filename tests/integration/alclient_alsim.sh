@@ -205,6 +205,18 @@ expect_failure REPLAY_EUNSUPPORTED 200 "upstream defect B2"
 tool "$U" put-message badlist '{"id": "x"}'
 expect_failure REPLAY_EHTTP 400 "BADLIST is not a valid message type for this API."
 
+note "ui.allow_replay off: the replay routes answer 'Api does not exist', which is no missing document"
+start_alsim --name noreplay --no-replay
+N=$ALSIM_NOREPLAY_URL
+tool "$N" get-message alert
+expect_failure REPLAY_ENOAPI 404 "Api does not exist (/api/v4/replay/queue/alert/)"
+assert_eq 1 "$(jq '[.[] | select(.uri == "/api/v4/replay/queue/alert/")] | length' \
+  <<<"$(sim "$N" /_sim/requests)")" "requests for a missing API (never retried)"
+tool "$N" complete submission "$SID1"
+expect_failure REPLAY_ENOAPI 404 "Api does not exist (/api/v4/replay/submission/$SID1/)"
+tool "$N" list-get workflow NoSuchWorkflow
+expect_failure REPLAY_ENOTFOUND 404 "Workflow ID NoSuchWorkflow does not exist"
+
 note "faults: retried 503, drop, truncate and stall; final daily quota and text 500"
 fault() { # URL SPEC
   curl -s -f -X POST -H 'Content-Type: application/json' \

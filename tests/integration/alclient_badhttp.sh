@@ -154,6 +154,32 @@ start_bad envdl ok
 tool "$BAD_URL" download S1 "$T/env.bundle"
 expect_failure REPLAY_EPROTO 200 "a JSON envelope came back where a bundle was expected"
 
+note "a stream that goes round (a repeated paging id, the same page again) ends with EPROTO"
+page() { # PREFIX NEXT_ID: a full stream page of 100 items named PREFIX1..PREFIX100
+  local items
+  items=$(for i in $(seq 1 99); do printf '{"id": "%s%d"}, ' "$1" "$i"; done; printf '{"id": "%s100"}' "$1")
+  printf '{"api_response": {"offset": 0, "rows": 100, "total": null, "items": [%s], "next_deep_paging_id": "%s"}, "api_error_message": "", "api_status_code": 200}' \
+    "$items" "$2"
+}
+page B "pit1,AAA" >"$T/p_b"
+page C "pit1,AAA" >"$T/p_c"
+start_bad echo_id --body "$T/p_b" --body "$T/p_c" ok
+tool "$BAD_URL" stream alert '*'
+expect_failure REPLAY_EPROTO 200 'next_deep_paging_id "pit1,AAA" came again'
+assert_eq 2 "$(requests "$BAD_LOG")" "pages fetched from a server that repeats its paging id"
+page B "pit2,BBB" >"$T/p_b2"
+start_bad same_page --body "$T/p_b" --body "$T/p_b2" ok
+tool "$BAD_URL" stream alert '*'
+expect_failure REPLAY_EPROTO 200 "the same full page came twice"
+assert_eq 2 "$(requests "$BAD_LOG")" "pages fetched from a server that ignores the paging id"
+page D "pit3,A" >"$T/p_d"
+page E "pit3,B" >"$T/p_e"
+page F "pit3,A" >"$T/p_f"
+start_bad cycle --body "$T/p_d" --body "$T/p_e" --body "$T/p_f" ok
+tool "$BAD_URL" stream alert '*'
+expect_failure REPLAY_EPROTO 200 'next_deep_paging_id "pit3,A" came again'
+assert_eq 3 "$(requests "$BAD_LOG")" "pages fetched from a server that cycles over two ids"
+
 note "a good bundle is streamed to the file byte for byte"
 { printf 'CART'; head -c 300000 /dev/urandom; } >"$T/good.cart"
 start_bad cart --body "$T/good.cart" --content-type application/octet-stream ok

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TLS of the REST client against a real TLS server (openssl s_server) with a
 # self-signed certificate: verification is on by default and its failure is final
-# (never retried); verify: false (--insecure) and a CA file (option, or
+# (REPLAY_EAUTH: the server did not prove who it is; never retried); verify: false (--insecure) and a CA file (option, or
 # REQUESTS_CA_BUNDLE as upstream's requests reads it) get through. The server
 # answers HTML, so getting through shows as "not an Assemblyline JSON envelope".
 . "$REPLAY_SOURCE_DIR/tests/integration/lib.sh"
@@ -20,7 +20,7 @@ URL="https://127.0.0.1:$port"
 
 note "a self-signed certificate is refused, once, without retries"
 tool "$URL" check
-expect_failure REPLAY_ECONN 0 "certificate"
+expect_failure REPLAY_EAUTH 0 "certificate"
 assert_not_contains "$err" "retry" "stderr"
 
 note "verify: false gets through and says so"

@@ -263,7 +263,15 @@ step_server_down() {
   [ $((SECONDS - t0)) -lt 30 ] || fail "server-down failure took $((SECONDS - t0)) s"
 }
 
-# Starts a throttled transfer in the background and kills the other side.
+# moved PID: bytes the process has read and written through the kernel (the
+# local file of an upload or a download; copy_file_range counts too).
+moved() { awk '/^[rw]char:/ {n += $2} END {print n + 0}' "/proc/$1/io" 2>/dev/null || echo 0; }
+# under_way PID: a sixth of the big file has moved, so the transfer is in full
+# swing (or the process is gone: the caller says so).
+under_way() { ! pid_alive "$1" || [ "$(moved "$1")" -ge $(((BIG_MIB << 20) / 6)) ]; }
+
+# Starts a throttled transfer in the background and kills the other side once
+# it is under way (observed in /proc, not guessed with a sleep).
 step_killed_mid_transfer() {
   local pid victim
   if [ "$WRITABLE" = yes ]; then
@@ -276,7 +284,8 @@ step_killed_mid_transfer() {
       >"$T/killed.out" 2>&1 &
   fi
   pid=$!
-  sleep 1.5
+  wait_until 120 under_way "$pid" ||
+    fail "the transfer did not get under way: $(cat "$T/killed.out")"
   pid_alive "$pid" || fail "transfer ended before the kill: $(cat "$T/killed.out")"
   if [ -n "$SERVER" ]; then
     server_kill "$SERVER"
@@ -362,7 +371,8 @@ extra_file() {
   [ -f "$T/store/bundles/${sha:0:1}/${sha:1:1}/${sha:2:1}/${sha:3:1}/$sha" ] ||
     fail "64-character name not stored under its shard"
   note "file: the killed upload left only a hidden temporary"
-  ls -A "$T/store/bundles" | grep -q '^\.replay-tmp-' || fail "no temporary left by the killed upload"
+  ls -A "$T/store/bundles" | grep -q '^\.killed\.bin\.replay-tmp-[A-Za-z0-9]\{12\}$' ||
+    fail "no temporary left by the killed upload: $(ls -A "$T/store/bundles")"
 }
 
 extra_sftp() {

@@ -80,7 +80,7 @@ server_kill() {
   pids=$(_server_tree "$pid")
   # shellcheck disable=SC2086
   kill -KILL $pids 2>/dev/null || true
-  wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || fail "$1 (pid $pid) did not die"
+  wait_until 60 bash -c "! kill -0 $pid 2>/dev/null" || fail "$1 (pid $pid) did not die"
 }
 
 _server_stop() { # NAME: TERM the session, KILL after 5 s
@@ -103,17 +103,18 @@ server_restart() {
     azurite) port=$AZ_PORT ;;
     httpd) port=$HTTPD_PORT ;;
   esac
-  wait_until 20 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null" ||
+  wait_until 60 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null" ||
     fail "$name: port $port still in use, cannot restart"
   eval "_server_launch $name \"$log\" $cmd"
   _server_wait "$name" "$port"
 }
 
-# _server_wait NAME PORT: waits until PORT answers, else fails with the log.
+# _server_wait NAME PORT: waits until PORT answers, else fails with the log. The
+# bound is for a loaded machine (node's s3rver and azurite start slowly there).
 _server_wait() {
   local log
   log=$(eval "echo \${_server_log_$1:-}")
-  if ! wait_until 30 port_in_use "$2"; then
+  if ! wait_until 120 port_in_use "$2"; then
     fail "$1 did not start on 127.0.0.1:$2: $(tail -5 "$log" 2>/dev/null | tr '\n' ' ')"
   fi
 }

@@ -1,7 +1,7 @@
 /* Unit tests of common/alclient without a network: URL and query encoding as
  * upstream's client writes them (al-rest-api.md §2.1), the envelope parser, how
- * statuses and transport failures are classified (§2.4, decisions.md §7), the
- * back-off, and the argument checks of the public API. */
+ * statuses are classified (§2.4, decisions.md §7), and the argument checks of the
+ * public API. Transport failures and the back-off are tested in test_http.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,11 +25,11 @@ static int quiet(void **state)
 
 static void expect_quote(const char *in, const char *want)
 {
-    struct replay__abuf b;
-    replay__abuf_init(&b, 4096);
+    struct replay__http_buf b;
+    replay__http_buf_init(&b, 4096);
     assert_int_equal(replay__alclient_quote(&b, in), 0);
     assert_string_equal(b.p ? b.p : "", want);
-    replay__abuf_free(&b);
+    replay__http_buf_free(&b);
 }
 
 static void test_alclient_quote_matches_python_quote(void **state)
@@ -46,38 +46,38 @@ static void test_alclient_quote_matches_python_quote(void **state)
 static void test_alclient_segment_keeps_ids_verbatim_and_quotes_the_rest(void **state)
 {
     (void)state;
-    struct replay__abuf b;
-    replay__abuf_init(&b, 4096);
+    struct replay__http_buf b;
+    replay__http_buf_init(&b, 4096);
     assert_int_equal(replay__alclient_segment(&b, "5KrKGqdcHdYFpC8VoRE1"), 0);
     assert_string_equal(b.p, "5KrKGqdcHdYFpC8VoRE1");
-    replay__abuf_reset(&b, 0);
+    replay__http_buf_reset(&b, 0);
     assert_int_equal(replay__alclient_segment(&b, "yara_ET OPEN_rule:1@x"), 0);
     assert_string_equal(b.p, "yara_ET%20OPEN_rule:1@x");
-    replay__abuf_reset(&b, 0);
+    replay__http_buf_reset(&b, 0);
     assert_int_equal(replay__alclient_segment(&b, "a\"<>\\^`{|}\x01\xc3\xa9"), 0);
     assert_string_equal(b.p, "a%22%3C%3E%5C%5E%60%7B%7C%7D%01%C3%A9");
-    replay__abuf_free(&b);
+    replay__http_buf_free(&b);
 }
 
 static void test_alclient_segment_refuses_what_would_change_the_path(void **state)
 {
     (void)state;
     const char *bad[] = {"", ".", "..", "a/b", "../x", "a?b", "a#b", "a%2Fb"};
-    struct replay__abuf b;
-    replay__abuf_init(&b, 4096);
+    struct replay__http_buf b;
+    replay__http_buf_init(&b, 4096);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(replay__alclient_segment(&b, bad[i]), REPLAY_EUNSAFE);
-    replay__abuf_free(&b);
+    replay__http_buf_free(&b);
 }
 
 static void expect_url(const char *host, bool root, const char *const *segs, size_t n,
                        const struct replay__alclient_param *p, size_t np, const char *want)
 {
-    struct replay__abuf b;
-    replay__abuf_init(&b, 4096);
+    struct replay__http_buf b;
+    replay__http_buf_init(&b, 4096);
     assert_int_equal(replay__alclient_url(&b, host, root, segs, n, p, np), 0);
     assert_string_equal(b.p, want);
-    replay__abuf_free(&b);
+    replay__http_buf_free(&b);
 }
 
 static void test_alclient_url_has_trailing_slash_and_no_double_slash(void **state)
@@ -122,35 +122,17 @@ static void test_alclient_url_writes_bare_flags_and_leaves_out_none(void **state
 static void test_alclient_url_stops_at_unsafe_segment_and_at_cap(void **state)
 {
     (void)state;
-    struct replay__abuf b;
-    replay__abuf_init(&b, 4096);
+    struct replay__http_buf b;
+    replay__http_buf_init(&b, 4096);
     const char *bad[] = {"bundle", "../../admin"};
     assert_int_equal(replay__alclient_url(&b, "http://h", false, bad, 2, NULL, 0),
                      REPLAY_EUNSAFE);
-    replay__abuf_free(&b);
-    replay__abuf_init(&b, 16);
+    replay__http_buf_free(&b);
+    replay__http_buf_init(&b, 16);
     const char *ok[] = {"search", "alert"};
     assert_int_equal(replay__alclient_url(&b, "http://h", false, ok, 2, NULL, 0),
                      REPLAY_ETOOBIG);
-    replay__abuf_free(&b);
-}
-
-static void test_alclient_abuf_refuses_past_its_cap_and_keeps_content(void **state)
-{
-    (void)state;
-    struct replay__abuf b;
-    replay__abuf_init(&b, 8);
-    assert_int_equal(replay__abuf_str(&b, "12345"), 0);
-    assert_int_equal(replay__abuf_str(&b, "6789"), REPLAY_ETOOBIG);
-    assert_string_equal(b.p, "12345");
-    assert_int_equal(replay__abuf_str(&b, "678"), 0);
-    assert_string_equal(b.p, "12345678");
-    assert_int_equal(b.len, 8);
-    replay__abuf_reset(&b, 1 << 20);
-    assert_int_equal(b.len, 0);
-    assert_string_equal(b.p, "");
-    replay__abuf_free(&b);
-    replay__abuf_free(&b); /* twice is harmless */
+    replay__http_buf_free(&b);
 }
 
 static void test_alclient_envelope_parses_every_field(void **state)
@@ -227,6 +209,25 @@ static void test_alclient_status_maps_client_errors_without_retry(void **state)
     expect_status(308, "", false, REPLAY__AL_FAIL, REPLAY_EHTTP);
 }
 
+static void test_alclient_status_404_of_a_missing_route_is_no_api_not_a_missing_document(
+    void **state)
+{
+    (void)state;
+    /* ui.allow_replay off: the replay blueprint is not registered (al-rest-api.md §10) */
+    expect_status(404, "Api does not exist (/api/v4/replay/queue/alert/)", false,
+                  REPLAY__AL_FAIL, REPLAY_ENOAPI);
+    expect_status(404, "Api does not exist (/api/v4/bundle/x/)", true, REPLAY__AL_FAIL,
+                  REPLAY_ENOAPI);
+    expect_status(404, "Workflow ID x does not exist", false, REPLAY__AL_FAIL,
+                  REPLAY_ENOTFOUND);
+    expect_status(404, "api does not exist", false, REPLAY__AL_FAIL, REPLAY_ENOTFOUND);
+    int code = 0;
+    assert_int_equal(replay__alclient_classify_status(404, false, "", false, &code),
+                     REPLAY__AL_FAIL);
+    assert_int_equal(code, REPLAY_ENOTFOUND);
+    assert_string_equal(replay_err_name(REPLAY_ENOAPI), "REPLAY_ENOAPI");
+}
+
 static void test_alclient_status_403_is_not_found_only_where_upstream_means_it(void **state)
 {
     (void)state;
@@ -264,48 +265,6 @@ static void test_alclient_status_200_with_error_message_is_a_failure(void **stat
     int code = 0;
     assert_int_equal(replay__alclient_classify_status(200, false, "", false, &code),
                      REPLAY__AL_OK);
-}
-
-static void test_alclient_transport_retries_connections_and_stalls_only(void **state)
-{
-    (void)state;
-    struct {
-        enum replay__alclient_transport t;
-        int verdict, code;
-    } cases[] = {
-        {REPLAY__AL_T_CONNECT, REPLAY__AL_RETRY, REPLAY_ECONN},
-        {REPLAY__AL_T_BROKEN, REPLAY__AL_RETRY, REPLAY_ECONN},
-        {REPLAY__AL_T_TIMEOUT, REPLAY__AL_RETRY, REPLAY_ETIMEDOUT},
-        {REPLAY__AL_T_TLS, REPLAY__AL_FAIL, REPLAY_ECONN},
-        {REPLAY__AL_T_PROTOCOL, REPLAY__AL_FAIL, REPLAY_EPROTO},
-        {REPLAY__AL_T_CANCELED, REPLAY__AL_FAIL, REPLAY_ECANCELED},
-        {REPLAY__AL_T_LOCAL, REPLAY__AL_FAIL, REPLAY_EIO},
-        {REPLAY__AL_T_OTHER, REPLAY__AL_FAIL, REPLAY_EIO},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int code = 0;
-        assert_int_equal(replay__alclient_classify_transport(cases[i].t, &code),
-                         cases[i].verdict);
-        assert_int_equal(code, cases[i].code);
-    }
-}
-
-static void test_alclient_backoff_grows_is_capped_and_jittered(void **state)
-{
-    (void)state;
-    /* lowest and highest jitter */
-    assert_int_equal(replay__alclient_backoff_ms(1, 250, 8000, 0), 125);
-    assert_int_equal(replay__alclient_backoff_ms(1, 250, 8000, 125), 250);
-    assert_int_equal(replay__alclient_backoff_ms(2, 250, 8000, 0), 250);
-    assert_int_equal(replay__alclient_backoff_ms(3, 250, 8000, 500), 1000);
-    assert_int_equal(replay__alclient_backoff_ms(6, 250, 8000, 4000), 8000);
-    assert_int_equal(replay__alclient_backoff_ms(7, 250, 8000, 4000), 8000);
-    assert_int_equal(replay__alclient_backoff_ms(4000000000u, 250, 8000, 0), 4000);
-    for (uint64_t r = 0; r < 5000; r += 7) {
-        uint64_t d = replay__alclient_backoff_ms(30, 250, 8000, r * 2654435761u);
-        assert_true(d >= 4000 && d <= 8000);
-    }
-    assert_int_equal(replay__alclient_backoff_ms(1, 1, 1, 99), 1);
 }
 
 static void test_alclient_excerpt_is_one_line_and_marks_a_cut(void **state)
@@ -545,15 +504,14 @@ int main(void)
         cmocka_unit_test(test_alclient_url_has_trailing_slash_and_no_double_slash),
         cmocka_unit_test(test_alclient_url_writes_bare_flags_and_leaves_out_none),
         cmocka_unit_test(test_alclient_url_stops_at_unsafe_segment_and_at_cap),
-        cmocka_unit_test(test_alclient_abuf_refuses_past_its_cap_and_keeps_content),
         cmocka_unit_test(test_alclient_envelope_parses_every_field),
         cmocka_unit_test(test_alclient_envelope_rejects_what_is_not_an_envelope),
         cmocka_unit_test(test_alclient_status_maps_client_errors_without_retry),
+        cmocka_unit_test(
+            test_alclient_status_404_of_a_missing_route_is_no_api_not_a_missing_document),
         cmocka_unit_test(test_alclient_status_403_is_not_found_only_where_upstream_means_it),
         cmocka_unit_test(test_alclient_status_retries_gateway_errors_but_not_daily_quota),
         cmocka_unit_test(test_alclient_status_200_with_error_message_is_a_failure),
-        cmocka_unit_test(test_alclient_transport_retries_connections_and_stalls_only),
-        cmocka_unit_test(test_alclient_backoff_grows_is_capped_and_jittered),
         cmocka_unit_test(test_alclient_excerpt_is_one_line_and_marks_a_cut),
         cmocka_unit_test(test_alclient_names_the_collections_it_serves),
         cmocka_unit_test(test_alclient_open_refuses_bad_options),

@@ -1,5 +1,6 @@
 /* Unit tests of common/filestore: URL grammar, names, XML and listing parsers,
  * option checks, the file:// backend, and failures against closed ports. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "filestore_int.h"
+#include "replay/atomicfile.h"
 #include "replay/filestore.h"
 #include "replay/redact.h"
 
@@ -296,16 +298,20 @@ static void test_filestore_join_shards_64_character_names(void **state)
                      REPLAY_ETOOBIG);
 }
 
-static void test_filestore_temporary_names_are_hidden_and_unique(void **state)
+static void test_filestore_temporary_paths_sit_beside_the_final_name(void **state)
 {
     (void)state;
-    char a[64], b[64];
-    replay__fs_tmp_name(a, sizeof(a));
-    replay__fs_tmp_name(b, sizeof(b));
-    assert_true(a[0] == '.');
-    assert_true(replay__fs_is_tmp_name(a));
+    char a[REPLAY__FS_MAX_PATH], b[REPLAY__FS_MAX_PATH];
+    assert_int_equal(replay__fs_tmp_path("/in/c0/alert_1.al_bundle", a, sizeof(a), NULL), 0);
+    assert_int_equal(replay__fs_tmp_path("/in/c0/alert_1.al_bundle", b, sizeof(b), NULL), 0);
+    assert_int_equal(strncmp(a, "/in/c0/.alert_1.al_bundle.replay-tmp-", 37), 0);
+    assert_true(replay_atomicfile_is_tmp_name(replay__fs_basename(a)));
     assert_string_not_equal(a, b);
-    assert_false(replay__fs_is_tmp_name("alert_1.al_bundle"));
+    assert_int_equal(replay__fs_tmp_path("name", a, sizeof(a), NULL), 0);
+    assert_int_equal(strncmp(a, ".name.replay-tmp-", 17), 0);
+    char small[20];
+    assert_int_equal(replay__fs_tmp_path("/in/alert_1.al_bundle", small, sizeof(small), NULL),
+                     REPLAY_ETOOBIG);
     assert_string_equal(replay__fs_basename("a/b/c.bin"), "c.bin");
     assert_string_equal(replay__fs_basename("c.bin"), "c.bin");
 }
@@ -346,8 +352,11 @@ static void test_filestore_xml_rejects_malformed_text(void **state)
     char out[8];
     const char *cases[] = {"<K>a&bogus;</K>", "<K>&#0;</K>", "<K>&#xD800;</K>", "<K>&#;</K>",
                            "<K>unterminated", "<K>&amp</K>", "<K>123456789</K>"};
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(out, 'x', sizeof(out));
         assert_null(replay__xml_text(cases[i], strlen(cases[i]), "K", out, sizeof(out)));
+        assert_string_equal(out, ""); /* never half a text (found by fuzz_filestore_xml) */
+    }
 }
 
 static int collect(const char *text, void *ctx)
@@ -393,6 +402,62 @@ static void test_filestore_list_lines_keep_regular_files_only(void **state)
                        "-rw-r--r-- 1 u g 5 Nov 28 01:30", "garbage line here"};
     for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
         assert_int_equal(replay__fs_parse_list_line(junk[i], &name), 0);
+}
+
+static int join_names(const char *name, void *ctx)
+{
+    char *acc = ctx;
+    strcat(acc, name);
+    strcat(acc, "|");
+    return strcmp(name, "stop") == 0 ? REPLAY_EBUSY : 0;
+}
+
+/* Feeds a listing to a fresh splitter in chunks of `chunk` bytes. */
+static int feed(const char *listing, size_t len, size_t chunk, char *acc)
+{
+    struct replay__fs_lister *l = malloc(sizeof(*l));
+    assert_non_null(l);
+    replay__fs_lister_init(l, join_names, acc);
+    acc[0] = '\0';
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < len; off += chunk)
+        rc = replay__fs_lister_feed(l, listing + off, len - off < chunk ? len - off : chunk);
+    if (rc == 0)
+        rc = replay__fs_lister_end(l);
+    free(l);
+    return rc;
+}
+
+static void test_filestore_listing_splitter_ignores_chunking_and_skips_bad_lines(void **state)
+{
+    (void)state;
+    static const char listing[] =
+        "-rw-r--r-- 1 u g 5 Nov 28 01:30 one.bin\r\n"
+        "-rw-r--r-- 1 u g 5 Nov 28 01:30 with\0nul.bin\r\n" /* a NUL: not a name */
+        "drwxr-xr-x 2 u g 4096 Nov 28 01:30 dir\n"
+        "-rw-r--r-- 1 u g 5 Nov 28 01:30 last.bin"; /* no newline at the end */
+    char whole[512], cut[512];
+    assert_int_equal(feed(listing, sizeof(listing) - 1, sizeof(listing), whole), 0);
+    assert_string_equal(whole, "one.bin|last.bin|");
+    for (size_t chunk = 1; chunk < 40; chunk++) {
+        assert_int_equal(feed(listing, sizeof(listing) - 1, chunk, cut), 0);
+        assert_string_equal(cut, whole);
+    }
+    /* a line longer than the buffer is skipped whole, the next one is read */
+    size_t n = REPLAY__FS_LIST_LINE_MAX + 200;
+    char *big = malloc(n + 64);
+    assert_non_null(big);
+    memset(big, 'x', n);
+    memcpy(big, "-rw-r--r-- 1 u g 5 Nov 28 01:30 ", 32);
+    strcpy(big + n, "\n-rw-r--r-- 1 u g 5 Nov 28 01:30 after\n");
+    assert_int_equal(feed(big, strlen(big), 100, cut), 0);
+    assert_string_equal(cut, "after|");
+    free(big);
+    /* the callback stops the listing */
+    static const char stops[] = "-rw-r--r-- 1 u g 5 Nov 28 01:30 stop\n"
+                                "-rw-r--r-- 1 u g 5 Nov 28 01:30 never\n";
+    assert_int_equal(feed(stops, sizeof(stops) - 1, 7, cut), REPLAY_EBUSY);
+    assert_string_equal(cut, "stop|");
 }
 
 /* ---- option checks without I/O (replay_filestore_check_url) ------------------------ */
@@ -519,7 +584,7 @@ static void test_filestore_file_list_hides_temporaries_and_directories(void **st
     assert_int_equal(replay_filestore_upload(fs, src, "one", NULL, &err), 0);
     assert_int_equal(replay_filestore_upload(fs, src, "two", NULL, &err), 0);
     assert_int_equal(replay_filestore_upload(fs, src, "dir/three", NULL, &err), 0);
-    snprintf(path, sizeof(path), "%s/listed/" REPLAY__FS_TMP_PREFIX "abc", tmpdir);
+    snprintf(path, sizeof(path), "%s/listed/.one.replay-tmp-abcdef012345", tmpdir);
     write_file(path, "partial", 7);
     snprintf(path, sizeof(path), "%s/listed/bad\nname", tmpdir);
     write_file(path, "x", 1);
@@ -581,6 +646,39 @@ static void test_filestore_file_errors_name_the_cause(void **state)
     replay_filestore_close(fs);
 }
 
+/* fstat() for the test below: linked with -Wl,--wrap=fstat. When failing, it
+ * leaves the buffer as a failed call may (here: zeros, "not a regular file"). */
+int __real_fstat(int fd, struct stat *st);
+int __wrap_fstat(int fd, struct stat *st);
+static int fstat_fails_with; /* errno to fail with, 0 = pass through */
+
+int __wrap_fstat(int fd, struct stat *st)
+{
+    if (fstat_fails_with == 0)
+        return __real_fstat(fd, st);
+    memset(st, 0, sizeof(*st));
+    errno = fstat_fails_with;
+    return -1;
+}
+
+static void test_filestore_upload_reports_a_failed_stat_of_the_local_file(void **state)
+{
+    (void)state;
+    struct replay_filestore *fs = open_file_store("fstat", NULL);
+    char src[512];
+    snprintf(src, sizeof(src), "%s/src", tmpdir);
+    write_file(src, "payload", 7);
+    struct replay_err err = {0};
+    fstat_fails_with = EOVERFLOW;
+    int rc = replay_filestore_upload(fs, src, "n", NULL, &err);
+    fstat_fails_with = 0;
+    assert_int_equal(rc, REPLAY_EIO);
+    assert_int_equal(err.sys_errno, EOVERFLOW);
+    assert_non_null(strstr(err.msg, "upload: stat"));
+    assert_null(strstr(err.msg, "not a regular file"));
+    replay_filestore_close(fs);
+}
+
 static void test_filestore_file_read_only_skips_writes(void **state)
 {
     (void)state;
@@ -605,6 +703,8 @@ static void test_filestore_canceled_upload_leaves_nothing(void **state)
     (void)state;
     char url[600], src[512];
     snprintf(url, sizeof(url), "file://%s/canceled", tmpdir);
+    snprintf(src, sizeof(src), "%s/canceled", tmpdir);
+    assert_int_equal(mkdir(src, 0755), 0);
     snprintf(src, sizeof(src), "%s/src", tmpdir);
     write_file(src, "payload", 7);
     struct replay_cancel *c = replay_cancel_new();
@@ -622,6 +722,32 @@ static void test_filestore_canceled_upload_leaves_nothing(void **state)
     assert_int_equal(replay_filestore_list(fs, count_names, &n, &err), 0);
     assert_int_equal(n, 0);
     replay_filestore_close(fs);
+}
+
+static void test_filestore_canceled_download_leaves_no_file_and_no_temporary(void **state)
+{
+    (void)state;
+    char url[600], local_dir[512], local[600], src[512];
+    struct replay_filestore *fs = open_file_store("dlcancel", NULL);
+    snprintf(src, sizeof(src), "%s/src", tmpdir);
+    write_file(src, "payload", 7);
+    struct replay_err err = {0};
+    assert_int_equal(replay_filestore_upload(fs, src, "obj", NULL, &err), 0);
+    replay_filestore_close(fs);
+    struct replay_cancel *c = replay_cancel_new();
+    struct replay_filestore_opts opts = {.cancel = c};
+    snprintf(url, sizeof(url), "file://%s/dlcancel", tmpdir);
+    assert_int_equal(replay_filestore_open(url, &opts, &fs, &err), 0);
+    snprintf(local_dir, sizeof(local_dir), "%s/dlcancel-local", tmpdir);
+    snprintf(local, sizeof(local), "%s/obj", local_dir);
+    replay_cancel_request(c);
+    assert_int_equal(replay_filestore_download(fs, "obj", local, &err), REPLAY_ECANCELED);
+    replay_filestore_close(fs);
+    replay_cancel_free(c);
+    assert_int_equal(access(local, F_OK), -1);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", local_dir);
+    assert_int_equal(system(cmd), 0); /* not even a hidden temporary */
 }
 
 static void test_filestore_open_and_close_handle_null(void **state)
@@ -719,12 +845,13 @@ int main(void)
         cmocka_unit_test(test_filestore_names_accept_relative_names),
         cmocka_unit_test(test_filestore_names_refuse_unsafe_names),
         cmocka_unit_test(test_filestore_join_shards_64_character_names),
-        cmocka_unit_test(test_filestore_temporary_names_are_hidden_and_unique),
+        cmocka_unit_test(test_filestore_temporary_paths_sit_beside_the_final_name),
         cmocka_unit_test(test_filestore_url_encode_keeps_unreserved_only),
         cmocka_unit_test(test_filestore_xml_text_decodes_entities),
         cmocka_unit_test(test_filestore_xml_rejects_malformed_text),
         cmocka_unit_test(test_filestore_xml_each_walks_outer_elements),
         cmocka_unit_test(test_filestore_list_lines_keep_regular_files_only),
+        cmocka_unit_test(test_filestore_listing_splitter_ignores_chunking_and_skips_bad_lines),
         cmocka_unit_test(test_filestore_check_url_accepts_every_scheme),
         cmocka_unit_test(test_filestore_check_url_refuses_bad_options),
         cmocka_unit_test(test_filestore_check_url_messages_hide_secrets),
@@ -732,8 +859,10 @@ int main(void)
         cmocka_unit_test(test_filestore_file_list_hides_temporaries_and_directories),
         cmocka_unit_test(test_filestore_file_list_stops_when_the_callback_says_so),
         cmocka_unit_test(test_filestore_file_errors_name_the_cause),
+        cmocka_unit_test(test_filestore_upload_reports_a_failed_stat_of_the_local_file),
         cmocka_unit_test(test_filestore_file_read_only_skips_writes),
         cmocka_unit_test(test_filestore_canceled_upload_leaves_nothing),
+        cmocka_unit_test(test_filestore_canceled_download_leaves_no_file_and_no_temporary),
         cmocka_unit_test(test_filestore_open_and_close_handle_null),
         cmocka_unit_test(test_filestore_closed_port_fails_fast_with_econn),
         cmocka_unit_test(test_filestore_http_is_read_only),

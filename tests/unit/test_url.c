@@ -1,5 +1,5 @@
 /* Unit tests of common/url: splitting as Python's urlsplit, percent-decoding as
- * unquote/unquote_plus. */
+ * unquote/unquote_plus, percent-encoding as quote(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,6 +126,43 @@ static void test_url_split_refuses_text_that_is_not_a_url(void **state)
     assert_range(u.scheme, NULL);
 }
 
+static void expect_quote(const char *in, const char *safe, const char *want)
+{
+    char out[128];
+    assert_int_equal(replay_url_quote(in, safe, out, sizeof(out)), strlen(want));
+    assert_string_equal(out, want);
+}
+
+static void test_url_quote_matches_python_quote_with_its_safe_characters(void **state)
+{
+    (void)state;
+    /* quote(s) (safe='/'): the REST client's query values, FTP/SFTP/HTTP paths */
+    expect_quote("TLP:CLEAR", "/", "TLP%3ACLEAR");
+    expect_quote("a b,c", "/", "a%20b%2Cc");
+    expect_quote("A-z_0.9~/x", "/", "A-z_0.9~/x");
+    expect_quote("caf\xc3\xa9", "/", "caf%C3%A9");
+    expect_quote("100%&=+?#", "/", "100%25%26%3D%2B%3F%23");
+    expect_quote("", "/", "");
+    /* quote(s, safe=''): S3 keys and query values (AWS's URI encoding) */
+    expect_quote("a/b c", "", "a%2Fb%20c");
+    expect_quote("a/b", NULL, "a%2Fb");
+    /* the characters requests leaves in a path argument */
+    expect_quote("yara_ET OPEN:1@x[0]", "!$&'()*+,:;=@[]", "yara_ET%20OPEN:1@x[0]");
+    expect_quote("\x01\x7f\xff", "", "%01%7F%FF");
+}
+
+static void test_url_quote_reports_the_whole_length_when_the_buffer_is_short(void **state)
+{
+    (void)state;
+    char out[6];
+    memset(out, 'x', sizeof(out));
+    assert_int_equal(replay_url_quote("a b c", "", out, sizeof(out)), 9);
+    assert_int_equal(strlen(out), 5); /* cut, always terminated */
+    assert_int_equal(replay_url_quote("a b c", "", NULL, 0), 9);
+    assert_int_equal(replay_url_quote("abcde", "", out, sizeof(out)), 5);
+    assert_string_equal(out, "abcde");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +174,8 @@ int main(void)
         cmocka_unit_test(test_url_split_parts_absent_or_empty),
         cmocka_unit_test(test_url_split_authority_ends_at_slash_query_or_fragment),
         cmocka_unit_test(test_url_split_refuses_text_that_is_not_a_url),
+        cmocka_unit_test(test_url_quote_matches_python_quote_with_its_safe_characters),
+        cmocka_unit_test(test_url_quote_reports_the_whole_length_when_the_buffer_is_short),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

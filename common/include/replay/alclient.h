@@ -13,19 +13,26 @@
  * streams work and report their errors, a checkpoint is read from
  * api_response.checkpoint.
  *
- * What it owns: one libcurl easy handle (and so one connection pool) per client,
- * and a response buffer. No global state except curl_global_init(), done once.
+ * What it owns: one handle of the http module (one libcurl easy handle, and so
+ * one connection pool) per client, and a response buffer. The libcurl layer
+ * (global init once per process, timeouts, TLS, progress, cancel, retries) is
+ * shared with the filestore, so a client and a store live in one thread.
  *
  * Errors: 0 or a negative REPLAY_E* code, detail in `err`; the message names the
  * method and URL (credentials masked) and the HTTP status with the server's
  * api_error_message. The codes: 401 and role refusals -> REPLAY_EAUTH, 404 ->
  * REPLAY_ENOTFOUND (so is a 403 on bundle download and set complete, which is
  * how upstream says "no such document", §11 B12, unless it is an "Access
- * Denied" role refusal), 409 -> REPLAY_EEXIST, other statuses -> REPLAY_EHTTP,
+ * Denied" role refusal), a 404 "Api does not exist (...)" -> REPLAY_ENOAPI (the
+ * route is missing: ui.allow_replay is off on the server, or the host's path is
+ * wrong; the document may well exist, so a caller must not drop its work as if
+ * it were gone), 409 -> REPLAY_EEXIST, other statuses -> REPLAY_EHTTP,
  * a 2xx carrying an api_error_message (upstream's 415 answered as 200) or a body
  * that is not what the call expects -> REPLAY_EPROTO, a JSON answer over
  * max_json_bytes -> REPLAY_ETOOBIG, refused/reset/truncated connections ->
- * REPLAY_ECONN, stalls -> REPLAY_ETIMEDOUT, shutdown -> REPLAY_ECANCELED.
+ * REPLAY_ECONN, stalls -> REPLAY_ETIMEDOUT, a server certificate that fails
+ * verification -> REPLAY_EAUTH, a failed TLS handshake -> REPLAY_EPROTO,
+ * shutdown -> REPLAY_ECANCELED.
  * replay_alclient_http_status() and replay_alclient_api_error() give the status
  * and message of the last answer, so callers can act on them.
  *
@@ -178,7 +185,12 @@ typedef int (*replay_alclient_item_fn)(void *ctx, const char *item, size_t len);
  * deep_paging_id "*", following next_deep_paging_id until a page is not full.
  * Every item goes to `fn` in server order. Errors end the stream and are
  * returned (never silent). A full page without next_deep_paging_id is
- * REPLAY_EPROTO (upstream would restart and loop forever). *count (optional)
+ * REPLAY_EPROTO (upstream would restart and loop forever); so is a server that
+ * goes round: a next_deep_paging_id it sent before (found with constant memory,
+ * within two turns of the cycle), or a full page whose items are exactly those
+ * of the page before (a server that ignores deep_paging_id). Items of the pages
+ * before the error have been delivered. An `fl` without an identifying field
+ * could make two pages alike: Replay's always hold the ID. *count (optional)
  * gets the number of items delivered, also on failure. */
 REPLAY_MUST_CHECK int replay_alclient_stream(struct replay_alclient *c, const char *index,
                                              const char *query,

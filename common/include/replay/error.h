@@ -48,7 +48,8 @@
     X(EBADKEY, -17, "wrong key")                                          \
     X(EPROTO, -18, "protocol error")                                      \
     X(EBUSY, -19, "resource busy")                                        \
-    X(EUNSAFE, -20, "unsafe name or path")
+    X(EUNSAFE, -20, "unsafe name or path")                                \
+    X(ENOAPI, -21, "the server does not offer this API")
 
 enum replay_code {
 #define REPLAY_ERR_ENUM(name, value, text) REPLAY_##name = (value),

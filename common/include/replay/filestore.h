@@ -15,17 +15,19 @@
  * default, and what we do differently from upstream.
  *
  * What it owns: a store opened from one URL, holding at most one connection
- * (libcurl handle or nothing for file://) and the URL's parsed parts.
+ * (a handle of the shared http transport, or nothing for file://) and the URL's
+ * parsed parts.
  *
  * Invariants:
  *  - upload never overwrites: a name that exists is left alone and the call
  *    reports REPLAY_FILESTORE_SKIPPED_EXISTS (upstream's "first bundle wins");
  *  - upload is atomic: readers see the whole object or nothing. Backends with a
- *    rename write a dot-prefixed temporary name in the destination directory and
- *    rename it (file, ftp, sftp); S3 is one PUT, or a multipart upload visible
- *    only once completed; Azure is one Put Blob, or a committed block list;
- *  - download is atomic on the local side (temporary file beside the
- *    destination, renamed into place); it overwrites the local file;
+ *    rename write the project's temporary name (replay/atomicfile.h) in the
+ *    destination directory and rename it (file, ftp, sftp); listings leave such
+ *    names out; S3 is one PUT, or a multipart upload visible only once
+ *    completed; Azure is one Put Blob, or a committed block list;
+ *  - download is atomic on the local side (an atomic file beside the
+ *    destination, put in place whole); it overwrites the local file;
  *  - names are relative, '/'-separated, without '.', '..' or empty components,
  *    without control characters or '\'; other names fail with REPLAY_EUNSAFE;
  *  - memory stays flat whatever the object size (streams with fixed buffers);
@@ -37,17 +39,19 @@
  *    the cancel token given in the options is requested.
  *
  * Errors: REPLAY_EINVAL/ECONFIG (bad URL or option), REPLAY_EUNSAFE (bad name),
- * REPLAY_ENOTFOUND, REPLAY_EAUTH (login refused, 401/403), REPLAY_ECONN (cannot
- * connect), REPLAY_ETIMEDOUT, REPLAY_EAGAIN (server busy, 5xx), REPLAY_EHTTP and
- * REPLAY_EPROTO (other server answers), REPLAY_EIO (local I/O),
+ * REPLAY_ENOTFOUND, REPLAY_EAUTH (login refused, 401/403, a server certificate
+ * that fails verification), REPLAY_ECONN (cannot connect), REPLAY_ETIMEDOUT,
+ * REPLAY_EAGAIN (server busy, 5xx), REPLAY_EHTTP and REPLAY_EPROTO (other server
+ * answers, a failed TLS handshake), REPLAY_EIO (local I/O),
  * REPLAY_EUNSUPPORTED (operation the scheme cannot do, e.g. upload to http),
  * REPLAY_ECANCELED. ECONN, ETIMEDOUT and EAGAIN are transient: the store already
  * retried them opts.max_attempts times, a caller may retry later.
  *
  * Thread-safety: a store is used by one thread at a time (it holds one
  * connection); open one store per worker thread. Different stores are
- * independent. The first replay_filestore_open() initialises libcurl
- * (thread-safe with the libcurl of Debian 12).
+ * independent. The libcurl layer (one global init per process, timeouts, TLS,
+ * progress, cancel, the retry loop) is the http module's, shared with alclient,
+ * so a store and a REST client can work in one thread.
  *
  * Ownership: replay_filestore_open() returns a store the caller closes with
  * replay_filestore_close(). Strings passed in are borrowed for the call only.

@@ -10,6 +10,10 @@
  *    Nothing is decoded or validated beyond that: each parser checks its parts.
  *  - replay_url_decode() percent-decodes as urllib.parse.unquote (and
  *    unquote_plus for query values).
+ *  - replay_url_quote() percent-encodes as urllib.parse.quote(s, safe): the one
+ *    encoder of the project (REST query values and path arguments, S3 keys,
+ *    Azure blob names, FTP/SFTP/HTTP paths). Those rules differ only in which
+ *    characters stay, which is its `safe` argument.
  *
  * A '%' not followed by two hex digits is kept as written. Decoding never makes
  * the text longer. The result may hold NUL bytes ("%00"); callers that build C
@@ -49,5 +53,13 @@ bool replay_url_split(const char *url, struct replay_url_parts *out);
  * `plus_is_space` a '+' becomes a space. NUL-terminates and returns the decoded
  * length. */
 size_t replay_url_decode(const char *s, size_t len, bool plus_is_space, char *out);
+
+/* Percent-encodes the NUL-terminated `s` as Python's quote(s, safe=safe): ASCII
+ * letters, digits, "_.-~" and the characters of `safe` stay, every other byte
+ * becomes %XX (upper-case hex; UTF-8 text is encoded byte by byte). Writes at
+ * most outsz - 1 characters and a NUL (nothing when outsz is 0) and returns the
+ * length of the whole encoding, as snprintf does: a result >= outsz means `out`
+ * was too small. `out` may be NULL when outsz is 0. */
+size_t replay_url_quote(const char *s, const char *safe, char *out, size_t outsz);
 
 #endif
