@@ -84,7 +84,7 @@ ref() { "$PY" cartref.py "$@"; }
 no_output() {
   [ ! -e "$1" ] || fail "$1 exists after a failure"
   local tmps
-  tmps=$(find . -maxdepth 1 -name ".$(basename "$1").tmp-*" | wc -l)
+  tmps=$(find . -maxdepth 1 -name ".$(basename "$1").*" | wc -l) # any temporary name
   [ "$tmps" -eq 0 ] || fail "temp files of $1 left behind"
 }
 
