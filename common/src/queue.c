@@ -22,7 +22,7 @@
 
 #define ACK_BATCH 64           /* acknowledgements sent together at most */
 #define ACK_BYTES (1u << 20)   /* ... or this many bytes of them */
-#define MAX_ARGS (16 + ACK_BATCH)
+#define MAX_ARGS (16 + ACK_BATCH) /* replay_queue_ack keeps n_acks <= ACK_BATCH */
 #define TOUCH_EVERY_MS 1000    /* liveness record refreshed at most this often */
 #define KEY_MAX 256
 #define REQUEUE_BATCH "100"  /* bad entries moved per script call (keeps Redis responsive) */
@@ -1309,11 +1309,22 @@ static int flush_acks(struct replay_queue_consumer *c, struct replay_err *err)
     return consumer_exec(c, &cmd, Q_WAIT, NULL, err);
 }
 
+/* The pending batch holds as much as one command may carry. */
+static bool acks_full(const struct replay_queue_consumer *c)
+{
+    return c->n_acks >= ACK_BATCH || c->ack_bytes >= ACK_BYTES;
+}
+
 int replay_queue_ack(struct replay_queue_consumer *c, struct replay_queue_item *item,
                      struct replay_err *err)
 {
     int rc = check_held(c, item, "acknowledge", err);
     if (rc < 0)
+        return rc;
+    /* A full batch that could not be sent before (canceled, Redis away past
+     * give_up_ms, a protocol error) leaves first; if it still cannot, this item
+     * stays held and unacknowledged, so the batch never outgrows acks[]. */
+    if (acks_full(c) && (rc = flush_acks(c, err)) < 0)
         return rc;
     char *copy = malloc(item->len + 1);
     if (copy == NULL)
@@ -1323,8 +1334,12 @@ int replay_queue_ack(struct replay_queue_consumer *c, struct replay_queue_item *
     c->ack_bytes += item->len;
     unlink_held(c, item);
     replay_progress();
-    if (c->n_acks == ACK_BATCH || c->ack_bytes >= ACK_BYTES)
-        return flush_acks(c, err);
+    if (acks_full(c)) {
+        /* The acknowledgement is taken either way: a batch that cannot leave now
+         * goes with the next call that reaches Redis (or at close). */
+        struct replay_err later = {0};
+        (void)flush_acks(c, &later);
+    }
     return 0;
 }
 

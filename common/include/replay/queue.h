@@ -248,7 +248,13 @@ REPLAY_MUST_CHECK int replay_queue_pop(struct replay_queue_consumer *c, unsigned
  * idempotent effects absorb). The item stays the caller's to free. An item no
  * longer there when the removal runs (returned to the queue because this consumer
  * looked dead, or lost with a Redis that does not persist) is logged as a warning.
- * REPLAY_EINVAL for an item this consumer does not hold. */
+ * REPLAY_EINVAL for an item this consumer does not hold. A batch (64 items or
+ * 1 MiB) is sent as it fills; one that cannot be sent (canceled, Redis away past
+ * give_up_ms, a protocol error) waits for the next call, and the acknowledgement
+ * that finds it still full and unsendable fails with that call's error
+ * (REPLAY_ECANCELED, REPLAY_ECONN, REPLAY_EPROTO): the item stays held, to be
+ * acknowledged again, or freed and delivered again. No acknowledgement is dropped
+ * unsaid: the worst case (close without Redis) is a warning and a second delivery. */
 REPLAY_MUST_CHECK int replay_queue_ack(struct replay_queue_consumer *c,
                                        struct replay_queue_item *item, struct replay_err *err);
 /* Gives the item back, unprocessed, to the head of its queue (e.g. at shutdown). */
