@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,128 @@ static int q_classify(struct replay_queue *q, redisReply *r, const char *what, r
     return rc;
 }
 
+/* ---- reply shapes: every reply is checked before a field of it is read ---- */
+
+/* A shape: i integer, s string, S string or nil, n nil, t status, ? string, nil or
+ * integer, [...] an array of exactly those elements, where '*' before the last one
+ * means "every remaining element is one"; alternatives are separated by '|'. A
+ * shape is always consumed whole, whether it matches or not. */
+static bool shape_match(const redisReply *r, const char **p);
+
+static bool array_match(const redisReply *r, const char **p)
+{
+    bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY;
+    size_t n = ok ? r->elements : 0, i = 0;
+    while (**p != ']' && **p != '\0') {
+        if (**p == '*') { /* the rest of the elements, each of the next shape */
+            const char *each = ++*p;
+            for (; i < n; i++) {
+                const char *again = each;
+                ok = shape_match(r->element[i], &again) && ok;
+            }
+            (void)shape_match(NULL, p); /* consumes it */
+            continue;
+        }
+        ok = shape_match(i < n ? r->element[i] : NULL, p) && ok;
+        i++;
+    }
+    if (**p == ']')
+        (*p)++;
+    return ok && i == n;
+}
+
+static bool shape_match(const redisReply *r, const char **p)
+{
+    int t = r != NULL ? r->type : -1;
+    char c = **p;
+    if (c != '\0')
+        (*p)++;
+    switch (c) {
+    case 'i': return t == REDIS_REPLY_INTEGER;
+    case 's': return t == REDIS_REPLY_STRING;
+    case 'S': return t == REDIS_REPLY_STRING || t == REDIS_REPLY_NIL;
+    case 'n': return t == REDIS_REPLY_NIL;
+    case 't': return t == REDIS_REPLY_STATUS;
+    case '?': return t == REDIS_REPLY_STRING || t == REDIS_REPLY_NIL || t == REDIS_REPLY_INTEGER;
+    case '[': return array_match(r, p);
+    default: return false;
+    }
+}
+
+static bool reply_is(const redisReply *r, const char *shape)
+{
+    for (const char *alt = shape; alt != NULL; alt = strchr(alt, '|')) {
+        alt += *alt == '|';
+        const char *p = alt;
+        if (shape_match(r, &p) && (*p == '\0' || *p == '|'))
+            return true;
+    }
+    return false;
+}
+
+__attribute__((format(printf, 3, 4))) static void put(char *buf, size_t size, const char *fmt,
+                                                      ...)
+{
+    size_t n = strnlen(buf, size);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n + 1 < size)
+        vsnprintf(buf + n, size - n, fmt, ap);
+    va_end(ap);
+}
+
+/* Appends to buf a short account of a reply (what came, for messages): its type,
+ * the first bytes of a text (non-printable bytes as '?'), the first elements of
+ * an array. */
+static void describe(const redisReply *r, int depth, char *buf, size_t size)
+{
+    static const size_t text_max = 32, elements_max = 4;
+    char text[33];
+    size_t k = 0;
+    switch (r->type) {
+    case REDIS_REPLY_INTEGER: put(buf, size, "integer %lld", r->integer); return;
+    case REDIS_REPLY_NIL: put(buf, size, "nil"); return;
+    case REDIS_REPLY_ARRAY:
+        put(buf, size, "array of %zu", r->elements);
+        for (size_t i = 0; depth == 0 && i < r->elements && i < elements_max; i++) {
+            put(buf, size, i == 0 ? " [" : ", ");
+            describe(r->element[i], depth + 1, buf, size);
+        }
+        if (depth == 0 && r->elements > 0)
+            put(buf, size, r->elements > elements_max ? ", ...]" : "]");
+        return;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        for (; k < r->len && k < text_max; k++)
+            text[k] = r->str[k] >= 0x20 && r->str[k] < 0x7f ? r->str[k] : '?';
+        text[k] = '\0';
+        put(buf, size, "%s \"%s%s\"", r->type == REDIS_REPLY_STRING   ? "string"
+                                     : r->type == REDIS_REPLY_STATUS ? "status"
+                                                                     : "error",
+            text, r->len > text_max ? "..." : "");
+        return;
+    default: put(buf, size, "reply of type %d", r->type); return;
+    }
+}
+
+/* A reply of another shape than the command gives: REPLAY_EPROTO naming what came. */
+static int q_unexpected(const struct replay_queue *q, const char *what, const redisReply *r,
+                        struct replay_err *err)
+{
+    char got[192] = "";
+    describe(r, 0, got, sizeof(got));
+    return replay_err_set(err, REPLAY_EPROTO, "%s on Redis at %s: unexpected reply: %s", what,
+                          q->safe_url, got);
+}
+
+/* 0 when r has the shape, else q_unexpected (r is not freed). */
+static int q_expect(const struct replay_queue *q, const char *what, const redisReply *r,
+                    const char *shape, struct replay_err *err)
+{
+    return reply_is(r, shape) ? 0 : q_unexpected(q, what, r, err);
+}
+
 /* A lost connection: the reason in why, the context dropped. */
 static int q_lost(struct replay_queue *q, char *why, size_t whysz)
 {
@@ -407,9 +530,11 @@ static int q_auth_select(struct replay_queue *q, char *why, size_t whysz, struct
         argv[skip] = "AUTH";
         len[skip] = 4;
         rc = q_send(q, 3 - skip, argv + skip, len + skip, "AUTH", &r, why, whysz, &e);
-        freeReplyObject(r);
         if (rc == REPLAY_EPROTO || rc == REPLAY_EAUTH)
             rc = REPLAY_EAUTH; /* the server's own words are in e */
+        else if (rc == 0)
+            rc = q_expect(q, "AUTH", r, "t", &e);
+        freeReplyObject(r);
         if (rc < 0 && rc != REPLAY_EAGAIN)
             err_copy(err, &e, rc);
         if (rc < 0)
@@ -421,9 +546,11 @@ static int q_auth_select(struct replay_queue *q, char *why, size_t whysz, struct
         const char *argv[2] = {"SELECT", db};
         size_t len[2] = {6, strlen(db)};
         rc = q_send(q, 2, argv, len, "SELECT", &r, why, whysz, &e);
-        freeReplyObject(r);
         if (rc == REPLAY_EPROTO)
             rc = REPLAY_ECONFIG; /* a database the server does not have */
+        else if (rc == 0)
+            rc = q_expect(q, "SELECT", r, "t", &e);
+        freeReplyObject(r);
         if (rc < 0 && rc != REPLAY_EAGAIN)
             err_copy(err, &e, rc);
     }
@@ -464,9 +591,9 @@ static int q_load_script(struct replay_queue *q, int s, char *why, size_t whysz,
     if (rc < 0)
         return rc;
     if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+        rc = q_unexpected(q, "SCRIPT LOAD", r, err);
         freeReplyObject(r);
-        return replay_err_set(err, REPLAY_EPROTO, "SCRIPT LOAD on Redis at %s: unexpected reply",
-                              q->safe_url);
+        return rc;
     }
     memcpy(q->sha[s], r->str, 40);
     q->sha[s][40] = '\0';
@@ -616,17 +743,14 @@ static int q_exec(struct replay_queue *q, struct cmd *c, unsigned flags, redisRe
     return q_exec_n(q, c, 1, flags, out, err);
 }
 
-/* q_exec for a reply of an expected type. */
-static int q_exec_type(struct replay_queue *q, struct cmd *c, int type, redisReply **out,
-                       struct replay_err *err)
+/* q_exec for a reply of the given shape (see shape_match). */
+static int q_exec_shape(struct replay_queue *q, struct cmd *c, const char *shape,
+                        redisReply **out, struct replay_err *err)
 {
     int rc = q_exec(q, c, Q_WAIT, out, err);
-    if (rc == 0 && (*out)->type != type && !(type == REDIS_REPLY_STRING &&
-                                             (*out)->type == REDIS_REPLY_NIL)) {
+    if (rc == 0 && (rc = q_expect(q, c->what, *out, shape, err)) < 0) {
         freeReplyObject(*out);
         *out = NULL;
-        return replay_err_set(err, REPLAY_EPROTO, "%s on Redis at %s: unexpected reply type",
-                              c->what, q->safe_url);
     }
     return rc;
 }
@@ -635,7 +759,7 @@ static int q_exec_int(struct replay_queue *q, struct cmd *c, long long *value,
                       struct replay_err *err)
 {
     redisReply *r = NULL;
-    int rc = q_exec_type(q, c, REDIS_REPLY_INTEGER, &r, err);
+    int rc = q_exec_shape(q, c, "i", &r, err);
     if (rc == 0 && value != NULL)
         *value = r->integer;
     freeReplyObject(r);
@@ -691,7 +815,7 @@ int replay_queue_open(const struct replay_queue_options *opt, struct replay_queu
     cmd_init(&c, "PING", -1);
     cmd_arg(&c, "PING");
     redisReply *r = NULL;
-    if ((rc = q_exec(q, &c, Q_WAIT, &r, err)) < 0) {
+    if ((rc = q_exec_shape(q, &c, "t", &r, err)) < 0) {
         replay_queue_close(q);
         return rc;
     }
@@ -903,15 +1027,10 @@ static int consumer_exec(struct replay_queue_consumer *c, struct cmd *cmd, unsig
     if (rc < 0)
         return rc;
     long long value = 0, missing = 0;
-    if (r->type == REDIS_REPLY_INTEGER) {
-        value = r->integer;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-               r->element[0]->type == REDIS_REPLY_INTEGER) {
-        value = r->element[0]->integer;
-        missing = r->element[1]->integer;
-    } else {
-        rc = replay_err_set(err, REPLAY_EPROTO, "%s on Redis at %s: unexpected reply", cmd->what,
-                            c->q->safe_url);
+    if ((rc = q_expect(c->q, cmd->what, r, "i|[ii]", err)) == 0) {
+        bool pair = r->type == REDIS_REPLY_ARRAY;
+        value = pair ? r->element[0]->integer : r->integer;
+        missing = pair ? r->element[1]->integer : 0;
     }
     freeReplyObject(r);
     if (rc == 0) {
@@ -956,11 +1075,11 @@ static int recover_dead(struct replay_queue_consumer *c, struct replay_err *err)
     cmd_arg(&cmd, c->id);
     cmd_arg(&cmd, dead_after);
     cmd_arg(&cmd, c->processing_prefix);
-    int rc = q_exec_type(c->q, &cmd, REDIS_REPLY_ARRAY, &r, err);
+    int rc = q_exec_shape(c->q, &cmd, "[ii]", &r, err);
     if (rc < 0)
         return rc;
     c->last_recover = replay_now_ms();
-    if (r->elements == 2 && r->element[0]->integer > 0)
+    if (r->element[0]->integer > 0)
         replay_warn("Returned %lld item(s) of %lld consumer(s) of %s not seen for %u s to the "
                     "queue", r->element[1]->integer, r->element[0]->integer, c->queue_key,
                     c->q->opt.dead_after_ms / 1000u);
@@ -1122,19 +1241,19 @@ static int pop_nowait(struct replay_queue_consumer *c, struct replay_queue_item 
     cmd_arg(&cmd, c->max);
     cmd_arg(&cmd, when);
     cmd_acks(c, &cmd);
-    int rc = q_exec_type(c->q, &cmd, REDIS_REPLY_ARRAY, &r, err);
+    /* {0 empty, nil}, {1 parked, its size}, {2 item, the item or nil}, missing, left */
+    int rc = q_exec_shape(c->q, &cmd, "[i?ii]", &r, err);
     if (rc < 0)
         return rc;
-    if (r->elements != 4 || r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[2]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER) {
+    const redisReply *v = r->element[1];
+    *kind = r->element[0]->integer;
+    if (!reply_is(v, *kind == 0 ? "n" : *kind == 1 ? "i" : *kind == 2 ? "S" : "")) {
+        rc = q_unexpected(c->q, cmd.what, r, err);
         freeReplyObject(r);
-        return replay_err_set(err, REPLAY_EPROTO, "pop from %s on Redis at %s: unexpected "
-                              "reply", c->queue_key, c->q->safe_url);
+        return rc;
     }
     acks_sent(c, r->element[2]->integer);
     c->hint = r->element[3]->integer;
-    const redisReply *v = r->element[1];
-    *kind = r->element[0]->integer;
     if (*kind == 2 && v->type == REDIS_REPLY_STRING)
         rc = accept_message(c, v->str, v->len, out, err);
     else if (*kind == 2) /* a retried pop whose item is gone: look again */
@@ -1175,10 +1294,15 @@ static int wait_replies(struct replay_queue_consumer *c, redisReply **r, size_t 
                         bool plain_lrem, const char *secs, struct replay_err *err)
 {
     const redisReply *ack = n == 3 ? r[0] : NULL, *len = r[n - 1];
-    if ((ack != NULL && ack->type != REDIS_REPLY_INTEGER) || len->type != REDIS_REPLY_INTEGER ||
-        (r[n - 2]->type != REDIS_REPLY_STRING && r[n - 2]->type != REDIS_REPLY_NIL))
-        return replay_err_set(err, REPLAY_EPROTO, "BLMOVE %s %s on Redis at %s: unexpected "
-                              "reply", c->queue_key, secs, c->q->safe_url);
+    char what[KEY_MAX + 64];
+    snprintf(what, sizeof(what), "BLMOVE %s %s", c->queue_key, secs);
+    int rc = ack != NULL ? q_expect(c->q, "acknowledge", ack, "i", err) : 0;
+    if (rc == 0)
+        rc = q_expect(c->q, what, r[n - 2], "S", err);
+    if (rc == 0)
+        rc = q_expect(c->q, "LLEN", len, "i", err);
+    if (rc < 0)
+        return rc;
     if (ack != NULL) /* LREM answers how many it removed, the script how many it missed */
         acks_sent(c, plain_lrem ? (ack->integer == 0 ? 1 : 0) : ack->integer);
     c->hint = len->integer;
@@ -1439,7 +1563,7 @@ int replay_queue_checkpoint_get(struct replay_queue *q, enum replay_queue_type t
     cmd_arg(&cmd, "HGET");
     cmd_arg(&cmd, REPLAY_QUEUE_CHECKPOINTS_KEY);
     cmd_arg(&cmd, replay_queue_type_name(t));
-    if ((rc = q_exec_type(q, &cmd, REDIS_REPLY_STRING, &r, err)) < 0)
+    if ((rc = q_exec_shape(q, &cmd, "S", &r, err)) < 0)
         return rc;
     if (r->type == REDIS_REPLY_NIL || r->len == 0) {
         *out = strdup("*");
@@ -1524,8 +1648,8 @@ static int q_time_ms(struct replay_queue *q, long long *ms, struct replay_err *e
     redisReply *r = NULL;
     cmd_init(&cmd, "TIME", -1);
     cmd_arg(&cmd, "TIME");
-    int rc = q_exec_type(q, &cmd, REDIS_REPLY_ARRAY, &r, err);
-    if (rc == 0 && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING)
+    int rc = q_exec_shape(q, &cmd, "[ss]", &r, err); /* seconds, microseconds */
+    if (rc == 0)
         *ms = atoll(r->element[0]->str) * 1000 + atoll(r->element[1]->str) / 1000;
     freeReplyObject(r);
     return rc;
@@ -1541,7 +1665,7 @@ static int q_records(struct replay_queue *q, enum replay_queue_type t, redisRepl
     cmd_init(&cmd, "HGETALL", -1);
     cmd_arg(&cmd, "HGETALL");
     cmd_arg(&cmd, key);
-    return q_exec_type(q, &cmd, REDIS_REPLY_ARRAY, out, err);
+    return q_exec_shape(q, &cmd, "[*s]", out, err); /* field, value, ... */
 }
 
 static long long record_unseen(const redisReply *records, const char *id, long long now)
@@ -1569,17 +1693,21 @@ static int scan_page(struct replay_queue *q, const char *prefix, char *cursor,
     cmd_arg(&cmd, pattern);
     cmd_arg(&cmd, "COUNT");
     cmd_arg(&cmd, SCAN_COUNT);
-    int rc = q_exec_type(q, &cmd, REDIS_REPLY_ARRAY, &r, err);
+    int rc = q_exec_shape(q, &cmd, "[s[*s]]", &r, err); /* cursor, keys */
     if (rc < 0)
         return rc;
-    if (r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+    const redisReply *next = r->element[0], *keys = r->element[1];
+    bool ok = next->len > 0 && next->len < 32 && strspn(next->str, "0123456789") == next->len;
+    for (size_t i = 0; ok && i < keys->elements; i++)
+        ok = starts_with(keys->element[i]->str, prefix);
+    if (!ok) {
+        rc = q_unexpected(q, cmd.what, r, err);
         freeReplyObject(r);
-        return replay_err_set(err, REPLAY_EPROTO, "SCAN on Redis at %s: unexpected reply",
-                              q->safe_url);
+        return rc;
     }
-    snprintf(cursor, 32, "%s", r->element[0]->str);
-    for (size_t i = 0; i < r->element[1]->elements && rc == 0; i++) {
-        const char *key = r->element[1]->element[i]->str, *id = key + strlen(prefix);
+    memcpy(cursor, next->str, next->len + 1);
+    for (size_t i = 0; i < keys->elements && rc == 0; i++) {
+        const char *key = keys->element[i]->str, *id = key + strlen(prefix);
         long long depth = 0;
         if ((rc = q_llen(q, key, &depth, err)) == 0)
             cb(id, depth, record_unseen(records, id, now), ud);
@@ -1666,10 +1794,11 @@ int replay_queue_each_bad(struct replay_queue *q, enum replay_queue_type t, size
         cmd_arg(&cmd, bad);
         cmd_arg(&cmd, index);
         cmd_arg(&cmd, pbuf);
-        int rc = q_exec(q, &cmd, Q_WAIT, &r, err);
+        /* {header, first bytes, full length}, or nil past the end */
+        int rc = q_exec_shape(q, &cmd, "n|[ssi]", &r, err);
         if (rc < 0)
             return rc;
-        bool end = r->type != REDIS_REPLY_ARRAY || r->elements != 3;
+        bool end = r->type == REDIS_REPLY_NIL;
         if (!end)
             cb(r->element[0]->str, r->element[1]->str, r->element[1]->len,
                r->element[2]->integer, ud);

@@ -56,7 +56,9 @@
  * Blocking waits for work last at most wait_slice_ms, so shutdown is prompt; they
  * are bracketed by replay_idle_begin()/_end(), and replay_progress() is called
  * after each handled item. Items are delivered at least once: a reply lost in an
- * outage can make a push happen twice, never zero times.
+ * outage can make a push happen twice, never zero times. Every reply is checked
+ * against the type and shape its command gives before it is used: anything else
+ * (a proxy, another server on the port) is REPLAY_EPROTO naming what came.
  *
  * URLs: redis://[[user]:password@]host[:port][/db], unix://[[user]:password@]/path
  * [?db=N]. Passwords are percent-decoded and registered with redact. rediss:// is
