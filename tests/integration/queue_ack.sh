@@ -9,7 +9,7 @@
 
 tool=$(bin queue_tool)
 start_redis --aof
-cli() { redis-cli -p "$REDIS_PORT" "$@"; }
+. "$(dirname "$0")/queue_lib.sh"
 N=65 # one more than a batch
 
 redis_stop() {

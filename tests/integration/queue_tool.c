@@ -5,7 +5,7 @@
  *   queue_tool push URL TYPE (--json TEXT | --stdin | --alerts N [--prefix P] [--pace-us U])
  *   queue_tool consume URL TYPE CONSUMER [--idle-exit MS] [--max N] [--hold]
  *              [--batch N [--ack-when FILE]] [--release-first] [--dead-after MS]
- *              [--give-up MS] [--print id|json] [--rss]
+ *              [--give-up MS] [--wait-slice MS] [--print id|json] [--rss]
  *   queue_tool checkpoint URL (get TYPE | set TYPE VALUE | advance TYPE VALUE)
  *
  * consume prints "DELIVERED <id>" when an item is popped and "ACKED <id|json>" once
@@ -17,7 +17,9 @@
  * exists or the wait is canceled, then acknowledges it item by item, printing
  * "ACK_FAILED <id>: <message>" for an acknowledgement refused, and retries those
  * refused for want of a connection (REPLAY_ECONN, see --give-up) until they pass
- * or the wait is canceled. --give-up MS: give_up_ms of the connection.
+ * or the wait is canceled. --give-up MS, --wait-slice MS: give_up_ms and
+ * wait_slice_ms of the connection (a long slice keeps a waiting consumer in one
+ * BLMOVE, for tests of that path).
  * SIGTERM/SIGINT cancel every wait (exit 0).
  * Errors go to stderr as "queue_tool: <message>" with exit code 1 (2 for usage).
  */
@@ -39,7 +41,7 @@ static struct replay_cancel *cancel;
 struct opts {
     const char *json, *prefix, *print, *ack_when;
     bool from_stdin, hold, release_first, rss;
-    long alerts, pace_us, idle_exit_ms, max, dead_after_ms, batch, give_up_ms;
+    long alerts, pace_us, idle_exit_ms, max, dead_after_ms, batch, give_up_ms, wait_slice_ms;
 };
 
 static int usage(void)
@@ -48,7 +50,7 @@ static int usage(void)
                     "[--prefix P] [--pace-us U])\n"
                     "       queue_tool consume URL TYPE CONSUMER [--idle-exit MS] [--max N] "
                     "[--hold] [--batch N [--ack-when FILE]] [--release-first] [--dead-after MS] "
-                    "[--give-up MS] [--print id|json] [--rss]\n"
+                    "[--give-up MS] [--wait-slice MS] [--print id|json] [--rss]\n"
                     "       queue_tool checkpoint URL (get TYPE | set TYPE V | advance TYPE V)\n");
     return 2;
 }
@@ -88,6 +90,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         else if (strcmp(a, "--batch") == 0) o->batch = atol(argv[++i]);
         else if (strcmp(a, "--ack-when") == 0) o->ack_when = argv[++i];
         else if (strcmp(a, "--give-up") == 0) o->give_up_ms = atol(argv[++i]);
+        else if (strcmp(a, "--wait-slice") == 0) o->wait_slice_ms = atol(argv[++i]);
         else return -1;
     }
     return 0;
@@ -98,7 +101,8 @@ static int open_queue(const char *url, const struct opts *o, struct replay_queue
 {
     struct replay_queue_options qo = {.url = url, .role = "queue_tool", .cancel = cancel,
                                       .dead_after_ms = (unsigned)o->dead_after_ms,
-                                      .give_up_ms = (unsigned)o->give_up_ms};
+                                      .give_up_ms = (unsigned)o->give_up_ms,
+                                      .wait_slice_ms = (unsigned)o->wait_slice_ms};
     return replay_queue_open(&qo, q, err);
 }
 
