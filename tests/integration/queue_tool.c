@@ -5,11 +5,12 @@
  *   queue_tool push URL TYPE (--json TEXT | --stdin | --alerts N [--prefix P] [--pace-us U])
  *   queue_tool consume URL TYPE CONSUMER [--idle-exit MS] [--max N] [--hold]
  *              [--batch N [--ack-when FILE]] [--release-first] [--dead-after MS]
- *              [--give-up MS] [--wait-slice MS] [--print id|json] [--rss]
+ *              [--give-up MS] [--wait-slice MS] [--print id|json|fields] [--rss]
  *   queue_tool checkpoint URL (get TYPE | set TYPE VALUE | advance TYPE VALUE)
  *
  * consume prints "DELIVERED <id>" when an item is popped and "ACKED <id|json>" once
- * it is acknowledged (stdout, flushed per line); --hold prints "HOLDING" after the
+ * it is acknowledged (stdout, flushed per line; --print fields: "ACKED <id> TAB
+ * <date or nothing> TAB <json>", what the parser read); --hold prints "HOLDING" after the
  * first pop and then waits to be killed, touching its liveness record. --batch N
  * holds up to N items (as a list exporter does until its upload) and acknowledges
  * them together when N are held or the queue is empty (--hold: holds the first
@@ -50,7 +51,7 @@ static int usage(void)
                     "[--prefix P] [--pace-us U])\n"
                     "       queue_tool consume URL TYPE CONSUMER [--idle-exit MS] [--max N] "
                     "[--hold] [--batch N [--ack-when FILE]] [--release-first] [--dead-after MS] "
-                    "[--give-up MS] [--wait-slice MS] [--print id|json] [--rss]\n"
+                    "[--give-up MS] [--wait-slice MS] [--print id|json|fields] [--rss]\n"
                     "       queue_tool checkpoint URL (get TYPE | set TYPE V | advance TYPE V)\n");
     return 2;
 }
@@ -187,8 +188,13 @@ static int handle(struct replay_queue_consumer *c, struct replay_queue_item *ite
     int rc = replay_queue_ack(c, item, err);
     if (rc < 0)
         return rc;
-    bool json = o->print != NULL && strcmp(o->print, "json") == 0;
-    printf("ACKED %s\n", json ? replay_queue_item_json(item, NULL) : replay_queue_item_id(item));
+    const char *print = o->print != NULL ? o->print : "id", *date = replay_queue_item_date(item);
+    if (strcmp(print, "fields") == 0)
+        printf("ACKED %s\t%s\t%s\n", replay_queue_item_id(item), date != NULL ? date : "",
+               replay_queue_item_json(item, NULL));
+    else
+        printf("ACKED %s\n", strcmp(print, "json") == 0 ? replay_queue_item_json(item, NULL)
+                                                        : replay_queue_item_id(item));
     fflush(stdout);
     ++*acked;
     return o->max > 0 && *acked >= o->max ? 1 : 0;
