@@ -293,7 +293,7 @@ static void err_copy(struct replay_err *err, const struct replay_err *from, int 
 /* AUTH (with the user when the URL names one) and SELECT (when db is not 0). */
 static int q_auth_select(struct replay_queue *q, char *why, size_t whysz, struct replay_err *err)
 {
-    const struct replay_queue_url *t = &q->target;
+    const struct replay_redis_url *t = &q->target;
     struct replay_err e = {0};
     redisReply *r = NULL;
     int rc = 0;
@@ -571,7 +571,7 @@ int replay_queue_open(const struct replay_queue_options *opt, struct replay_queu
     struct replay_queue *q = calloc(1, sizeof(*q));
     if (q == NULL)
         return replay_err_set(err, REPLAY_ENOMEM, "open Redis: out of memory");
-    int rc = replay_queue_url_parse(opt->url, &q->target, err);
+    int rc = replay_config_redis_url_parse(opt->url, &q->target, err);
     if (rc < 0) {
         free(q);
         return rc;

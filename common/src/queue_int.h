@@ -20,6 +20,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "replay/config.h"
 #include "replay/queue.h"
 
 struct replay_queue_item {
@@ -63,7 +64,7 @@ extern const char *const replay__q_scripts[REPLAY__QS_COUNT];
 
 struct replay_queue {
     struct replay_queue_options opt; /* defaults applied; url not kept */
-    struct replay_queue_url target;
+    struct replay_redis_url target;
     char safe_url[256]; /* password masked, for messages */
     char role[32];
     redisContext *ctx;              /* NULL while disconnected */

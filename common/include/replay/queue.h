@@ -61,12 +61,12 @@
  * (a proxy, another server on the port) is REPLAY_EPROTO naming what came.
  *
  * URLs: redis://[[user]:password@]host[:port][/db], unix://[[user]:password@]/path
- * [?db=N]. Passwords are percent-decoded and registered with redact. rediss:// is
- * refused with REPLAY_EUNSUPPORTED: this build's hiredis (Debian 12, 0.14) has no
- * TLS (decisions.md §18; docs/queues.md shows a local TLS tunnel instead).
+ * [?db=N], parsed by config (replay_config_redis_url_parse, config.h), which also
+ * refuses rediss:// (REPLAY_EUNSUPPORTED: this build's hiredis has no TLS). The
+ * password is registered with redact when a connection opens.
  *
- * Thread-safety: the pure functions (names, URL parsing, encoding, item parsing)
- * are thread-safe. A struct replay_queue is one connection: it, its consumers and
+ * Thread-safety: the pure functions (names, encoding, item parsing) are
+ * thread-safe. A struct replay_queue is one connection: it, its consumers and
  * their items belong to one thread at a time (each worker thread opens its own).
  *
  * Ownership is stated at each prototype. Strings passed in are borrowed for the
@@ -110,22 +110,6 @@ const char *replay_queue_date_field(enum replay_queue_type t);
 /* Accepts "alert" or "replay_alert" (and so on). REPLAY_EINVAL names the word. */
 REPLAY_MUST_CHECK int replay_queue_type_parse(const char *name, enum replay_queue_type *out,
                                               struct replay_err *err);
-
-/* ---- Redis URLs (pure) ---- */
-
-struct replay_queue_url {
-    bool is_unix;       /* unix:// form: `host` is the socket path */
-    char host[256];     /* host name or address without brackets, or socket path */
-    int port;           /* 6379 by default; 0 for unix */
-    int db;             /* 0 by default */
-    char user[128];     /* "" = none (AUTH with the password only) */
-    char password[512]; /* "" = none; percent-decoded; a secret */
-};
-
-/* Parses a Redis URL. Errors (REPLAY_ECONFIG; REPLAY_EUNSUPPORTED for rediss://)
- * name the URL with its password masked and the reason. Does not register secrets. */
-REPLAY_MUST_CHECK int replay_queue_url_parse(const char *url, struct replay_queue_url *out,
-                                             struct replay_err *err);
 
 /* ---- messages (pure) ---- */
 
@@ -188,8 +172,8 @@ struct replay_queue_options {
 
 struct replay_queue;
 
-/* Parses the URL (registering its password with redact), connects, AUTHs and
- * SELECTs, waiting through an outage as every operation does. Caller closes *out
+/* Parses the URL (replay_config_redis_url_parse; registers its password with
+ * redact), connects, AUTHs and SELECTs, waiting through an outage as every operation does. Caller closes *out
  * with replay_queue_close(). Errors: REPLAY_ECONFIG (bad URL or db),
  * REPLAY_EUNSUPPORTED (rediss://), REPLAY_EAUTH (credentials refused),
  * REPLAY_ECONN (give_up_ms passed), REPLAY_ECANCELED, REPLAY_ENOMEM. */
