@@ -91,7 +91,8 @@ static void test_config_redis_url_unix_socket_form(void **state)
 {
     (void)state;
     struct replay_redis_url u;
-    assert_int_equal(replay_config_redis_url_parse("unix:///run/redis/redis.sock?db=2", &u, NULL), 0);
+    assert_int_equal(replay_config_redis_url_parse("unix:///run/redis/redis.sock?db=2", &u, NULL),
+                     0);
     assert_true(u.is_unix);
     assert_string_equal(u.host, "/run/redis/redis.sock");
     assert_int_equal(u.db, 2);

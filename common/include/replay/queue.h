@@ -173,10 +173,11 @@ struct replay_queue_options {
 struct replay_queue;
 
 /* Parses the URL (replay_config_redis_url_parse; registers its password with
- * redact), connects, AUTHs and SELECTs, waiting through an outage as every operation does. Caller closes *out
- * with replay_queue_close(). Errors: REPLAY_ECONFIG (bad URL or db),
- * REPLAY_EUNSUPPORTED (rediss://), REPLAY_EAUTH (credentials refused),
- * REPLAY_ECONN (give_up_ms passed), REPLAY_ECANCELED, REPLAY_ENOMEM. */
+ * redact), connects, AUTHs and SELECTs, waiting through an outage as every
+ * operation does. Caller closes *out with replay_queue_close(). Errors:
+ * REPLAY_ECONFIG (bad URL or db), REPLAY_EUNSUPPORTED (rediss://), REPLAY_EAUTH
+ * (credentials refused), REPLAY_ECONN (give_up_ms passed), REPLAY_ECANCELED,
+ * REPLAY_ENOMEM. */
 REPLAY_MUST_CHECK int replay_queue_open(const struct replay_queue_options *opt,
                                         struct replay_queue **out, struct replay_err *err);
 /* Closes the connection. Consumers of q must be closed first. NULL does nothing. */
