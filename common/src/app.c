@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "replay/log.h"
-#include "replay/queue.h"
 #include "replay/redact.h"
 
 struct replay_app {
@@ -104,20 +103,6 @@ static void early_log(const struct replay_app_desc *d, const struct options *o)
     replay_log_init(d->logger, REPLAY_LOG_INFO, fmt, 2);
 }
 
-int replay_app_check_redis_urls(const struct replay_config *cfg, struct replay_err *err)
-{
-    const char *const urls[2] = {cfg->redis.url, cfg->redis.persistent_url};
-    const char *const names[2] = {"redis.url", "redis.persistent_url"};
-    for (int i = 0; i < 2; i++) {
-        struct replay_queue_url parsed;
-        if (urls[i] != NULL && replay_queue_url_parse(urls[i], &parsed, err) != 0) {
-            replay_err_prefix(err, "%s", names[i]);
-            return REPLAY_ECONFIG;
-        }
-    }
-    return 0;
-}
-
 static int print_config(const struct replay_config *cfg)
 {
     char *json = replay_config_to_json(cfg);
@@ -169,8 +154,7 @@ bool replay_app_init(struct replay_app **out, const struct replay_app_desc *d, i
         *exit_code = print_config(cfg);
         goto fail;
     }
-    if (replay_config_check_client(cfg, d->section, &err) != 0 ||
-        replay_app_check_redis_urls(cfg, &err) != 0) {
+    if (replay_config_check_client(cfg, d->section, &err) != 0) {
         replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
         *exit_code = 2;
         goto fail;

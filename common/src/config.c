@@ -956,6 +956,7 @@ int replay_config_load(const char *path, struct replay_config **out, struct repl
     if (text != NULL && set_str(&cfg->source_path, file) != 0)
         rc = replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     rc = rc ? rc : resolve(cfg, err);
+    rc = rc ? rc : replay_config_check_redis_urls(cfg, err);
     if (rc != 0) {
         replay_config_free(cfg);
         return rc;

@@ -1,11 +1,9 @@
-/* queue_parse: the pure half of the queue module: names, Redis URLs, message
+/* queue_parse: the pure half of the queue module: names, consumer ids, message
  * validation and Python-identical encoding. No I/O, so it is unit-tested and fuzzed
- * from memory. */
+ * from memory. (Redis URLs are config's: config_redis.c.) */
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -13,11 +11,8 @@
 #include "pyjson_int.h"
 #include "queue_int.h"
 #include "replay/queue.h"
-#include "replay/redact.h"
-#include "replay/url.h"
 
 #define PYJSON_MAX_DEPTH 1000 /* pyjson refuses deeper values, as Python would */
-#define UNIX_PATH_MAX 107     /* sun_path is 108 bytes with the terminator */
 
 static const char *const type_names[REPLAY_QUEUE_TYPE_COUNT] = {
     "alert", "submission", "badlist", "safelist", "signature", "workflow", "file",
@@ -107,199 +102,6 @@ int replay_queue_consumer_id(const char *component, unsigned index, char *buf, s
             *p = '_';
     }
     return 0;
-}
-
-/* ---- Redis URLs ---- */
-
-/* Percent-decodes s[0..len) into out (size outsz). An invalid escape is kept as
- * it is (as Python's unquote). Returns false when it does not fit or decodes to a
- * NUL byte (C strings all the way to hiredis). */
-static bool pct_decode(const char *s, size_t len, char *out, size_t outsz)
-{
-    char *dec = malloc(len + 1);
-    if (dec == NULL)
-        return false;
-    size_t n = replay_url_decode(s, len, false, dec);
-    bool ok = n + 1 <= outsz && memchr(dec, '\0', n) == NULL;
-    if (ok)
-        memcpy(out, dec, n + 1);
-    free(dec);
-    return ok;
-}
-
-/* Parses a non-negative decimal in [s, s+len) no larger than max. */
-static bool parse_uint(const char *s, size_t len, long max, int *out)
-{
-    long v = 0;
-    if (len == 0 || len > 10)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v > max)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
-static int url_fail(struct replay_err *err, int code, const char *url, const char *why)
-{
-    char safe[512];
-    replay_redact_url(url, safe, sizeof(safe));
-    return replay_err_set(err, code, "Redis URL %s: %s", safe, why);
-}
-
-/* userinfo [u, u+len): "user:password", ":password" or "user". */
-static int url_userinfo(const char *u, size_t len, struct replay_queue_url *out, const char *url,
-                        struct replay_err *err)
-{
-    const char *colon = memchr(u, ':', len);
-    size_t ulen = colon != NULL ? (size_t)(colon - u) : len;
-    if (!pct_decode(u, ulen, out->user, sizeof(out->user)))
-        return url_fail(err, REPLAY_ECONFIG, url, "user name too long or with %00");
-    if (colon != NULL &&
-        !pct_decode(colon + 1, len - ulen - 1, out->password, sizeof(out->password)))
-        return url_fail(err, REPLAY_ECONFIG, url, "password too long or with %00");
-    return 0;
-}
-
-/* host[:port] or [v6][:port] in [h, h+len). */
-static int url_hostport(const char *h, size_t len, struct replay_queue_url *out, const char *url,
-                        struct replay_err *err)
-{
-    const char *host = h, *port = NULL;
-    size_t hlen = len;
-    if (len > 0 && h[0] == '[') {
-        const char *close = memchr(h, ']', len);
-        if (close == NULL)
-            return url_fail(err, REPLAY_ECONFIG, url, "unterminated [IPv6] address");
-        host = h + 1;
-        hlen = (size_t)(close - host);
-        if (close + 1 < h + len) {
-            if (close[1] != ':')
-                return url_fail(err, REPLAY_ECONFIG, url, "junk after the [IPv6] address");
-            port = close + 2;
-        }
-    } else {
-        const char *colon = memchr(h, ':', len);
-        if (colon != NULL) {
-            hlen = (size_t)(colon - h);
-            port = colon + 1;
-        }
-    }
-    if (port != NULL && !parse_uint(port, (size_t)(h + len - port), 65535, &out->port))
-        return url_fail(err, REPLAY_ECONFIG, url, "the port is not a number from 1 to 65535");
-    if (port != NULL && out->port == 0)
-        return url_fail(err, REPLAY_ECONFIG, url, "the port is not a number from 1 to 65535");
-    if (hlen == 0) {
-        strcpy(out->host, "localhost"); /* as redis-py */
-        return 0;
-    }
-    if (!pct_decode(host, hlen, out->host, sizeof(out->host)))
-        return url_fail(err, REPLAY_ECONFIG, url, "host name too long or with %00");
-    return 0;
-}
-
-/* Query "db=N" only; returns the db or -1 in *db. */
-static int url_query(const char *q, struct replay_queue_url *out, const char *url,
-                     struct replay_err *err)
-{
-    while (*q != '\0') {
-        size_t n = strcspn(q, "&");
-        if (n > 3 && strncmp(q, "db=", 3) == 0) {
-            int db = 0;
-            if (!parse_uint(q + 3, n - 3, INT_MAX, &db))
-                return url_fail(err, REPLAY_ECONFIG, url, "db is not a non-negative number");
-            out->db = db;
-        } else if (n > 0) {
-            return url_fail(err, REPLAY_ECONFIG, url,
-                            "unsupported query option (only db=N is understood)");
-        }
-        q += n;
-        if (*q == '&')
-            q++;
-    }
-    return 0;
-}
-
-static int url_parse_tcp(const char *url, const char *rest, struct replay_queue_url *out,
-                         struct replay_err *err)
-{
-    size_t alen = strcspn(rest, "/?#");
-    const char *at = NULL;
-    for (const char *c = rest; c < rest + alen; c++) {
-        if (*c == '@')
-            at = c;
-    }
-    const char *hp = rest;
-    int rc;
-    if (at != NULL) {
-        if ((rc = url_userinfo(rest, (size_t)(at - rest), out, url, err)) < 0)
-            return rc;
-        hp = at + 1;
-    }
-    if ((rc = url_hostport(hp, (size_t)(rest + alen - hp), out, url, err)) < 0)
-        return rc;
-    const char *p = rest + alen;
-    if (*p == '/') {
-        size_t plen = strcspn(p + 1, "?#");
-        if (plen > 0 && !parse_uint(p + 1, plen, INT_MAX, &out->db))
-            return url_fail(err, REPLAY_ECONFIG, url,
-                            "the path must be /N, a non-negative database number");
-        p += 1 + plen;
-    }
-    if (*p == '#')
-        return url_fail(err, REPLAY_ECONFIG, url, "a fragment (#...) is not allowed");
-    return *p == '?' ? url_query(p + 1, out, url, err) : 0;
-}
-
-static int url_parse_unix(const char *url, const char *rest, struct replay_queue_url *out,
-                          struct replay_err *err)
-{
-    int rc;
-    if (rest[0] != '/') { /* userinfo ends at the first "@/" */
-        const char *at = strstr(rest, "@/");
-        if (at == NULL)
-            return url_fail(err, REPLAY_ECONFIG, url,
-                            "expected unix://[[user]:password@]/absolute/path");
-        if ((rc = url_userinfo(rest, (size_t)(at - rest), out, url, err)) < 0)
-            return rc;
-        rest = at + 1;
-    }
-    size_t plen = strcspn(rest, "?#");
-    if (plen > UNIX_PATH_MAX)
-        return url_fail(err, REPLAY_ECONFIG, url, "socket path longer than 107 bytes");
-    if (!pct_decode(rest, plen, out->host, sizeof(out->host)) || strlen(out->host) < 2)
-        return url_fail(err, REPLAY_ECONFIG, url, "no socket path, or one with %00");
-    out->is_unix = true;
-    out->port = 0;
-    if (rest[plen] == '#')
-        return url_fail(err, REPLAY_ECONFIG, url, "a fragment (#...) is not allowed");
-    return rest[plen] == '?' ? url_query(rest + plen + 1, out, url, err) : 0;
-}
-
-int replay_queue_url_parse(const char *url, struct replay_queue_url *out, struct replay_err *err)
-{
-    if (out == NULL)
-        return replay_err_set(err, REPLAY_EINVAL, "Redis URL: no output");
-    memset(out, 0, sizeof(*out));
-    out->port = 6379;
-    if (url == NULL || url[0] == '\0')
-        return replay_err_set(err, REPLAY_ECONFIG, "Redis URL: empty");
-    if (strncasecmp(url, "redis://", 8) == 0)
-        return url_parse_tcp(url, url + 8, out, err);
-    if (strncasecmp(url, "unix://", 7) == 0)
-        return url_parse_unix(url, url + 7, out, err);
-    if (strncasecmp(url, "rediss://", 9) == 0)
-        return url_fail(err, REPLAY_EUNSUPPORTED, url,
-                        "TLS (rediss://) is not supported by this build: Debian 12's hiredis "
-                        "0.14 has no TLS support; reach a TLS Redis through a local TLS tunnel "
-                        "(see docs/queues.md) and use redis://");
-    return url_fail(err, REPLAY_ECONFIG, url,
-                    "not a Redis URL (expected redis://host[:port][/db], rediss:// or "
-                    "unix:///path)");
 }
 
 /* ---- messages ---- */

@@ -1,14 +1,15 @@
 /*
  * Fuzz target for the queue module's parsers of outside input: messages read from
  * Redis (replay_queue_item_parse), messages given to a producer (replay_queue_encode)
- * and Redis URLs (replay_queue_url_parse). The first byte picks the parser: 0..6 a
- * queue type, anything else a URL. Checks beyond "no crash": what encode accepts,
+ * and the Redis URLs it connects to (config's replay_config_redis_url_parse). The
+ * first byte picks the parser: 0..6 a queue type, anything else a URL. Checks beyond "no crash": what encode accepts,
  * item_parse accepts with the same id, and encoding is idempotent.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay/config.h"
 #include "replay/queue.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -16,12 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_url(const uint8_t *data, size_t size)
 {
     char *url = malloc(size + 1);
-    struct replay_queue_url u;
+    struct replay_redis_url u;
     if (url == NULL)
         return;
     memcpy(url, data, size);
     url[size] = '\0';
-    if (replay_queue_url_parse(url, &u, NULL) == 0 && (u.host[0] == '\0' || u.db < 0))
+    if (replay_config_redis_url_parse(url, &u, NULL) == 0 && (u.host[0] == '\0' || u.db < 0))
         abort();
     free(url);
 }

@@ -8,7 +8,7 @@
 
 tool=$(bin queue_tool)
 start_redis
-cli() { redis-cli -p "$REDIS_PORT" "$@"; }
+. "$(dirname "$0")/queue_lib.sh"
 # entry INDEX [BYTES]: the first bytes of a :bad entry, cut on the server.
 entry() {
   cli --raw EVAL "return string.sub(redis.call('LINDEX', KEYS[1], ARGV[1]), 1, ARGV[2])" \
@@ -59,16 +59,21 @@ assert_eq $((bigsize + $(head -1 <<<"$e6" | wc -c))) \
 
 note "a 64 MiB message arriving while the consumer waits (BLMOVE) is parked too"
 cli DEL replay_alert:bad >/dev/null
-"$tool" consume "$REDIS_URL" alert bad-2 --max 1 --idle-exit 30000 >"$T/wait.out" 2>"$T/wait.err" &
+# One long wait: the message must reach the consumer through BLMOVE, not through
+# the pop script of a consumer between two waits.
+"$tool" consume "$REDIS_URL" alert bad-2 --max 1 --idle-exit 60000 --wait-slice 60000 \
+  >"$T/wait.out" 2>"$T/wait.err" &
 waiter=$!
 on_exit "kill -KILL $waiter"
-wait_until 10 bash -c "redis-cli -p $REDIS_PORT HEXISTS replay_alert:consumers bad-2 | grep -q 1" ||
-  fail "waiting consumer did not start"
-sleep 0.3
+wait_blmove "the waiting consumer"
 cli -x RPUSH replay_alert <"$big" >/dev/null
 cli RPUSH replay_alert '{"alert_id": "after-big"}' >/dev/null
 wait "$waiter" || fail "waiting consumer failed: $(cat "$T/wait.err")"
 assert_eq "ACKED after-big" "$(grep '^ACKED' "$T/wait.out")" "consumer went on"
+# The BLMOVE path reads the message, then parks it with this reason (the pop
+# script parks without reading and logs "...: larger than the limit").
+assert_contains "$(cat "$T/wait.err")" \
+  "to replay_alert:bad: message of $bigsize bytes is larger than the limit of 16777216 bytes"
 assert_eq 1 "$(cli LLEN replay_alert:bad)" "big message parked"
 assert_contains "$(entry 0 300)" "larger than the limit of 16777216 bytes"
 

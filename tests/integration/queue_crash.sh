@@ -8,7 +8,7 @@
 
 tool=$(bin queue_tool)
 start_redis --aof
-cli() { redis-cli -p "$REDIS_PORT" "$@"; }
+. "$(dirname "$0")/queue_lib.sh"
 
 # consume_bg OUT ARGS...: starts a consumer in the background, sets $bgpid.
 consume_bg() {
@@ -69,11 +69,11 @@ livepid=$bgpid
 run "$tool" consume "$REDIS_URL" submission slot-other --idle-exit 300 --dead-after 600000
 assert_not_contains "$out" "S-dead" "a consumer seen recently is not taken for dead"
 assert_eq 1 "$(cli LLEN replay_submission:processing:slot-dead)" "dead list untouched so far"
-sleep 1.2
-run "$tool" consume "$REDIS_URL" submission slot-other --idle-exit 300 --dead-after 1000
+wait_until 60 unseen_over replay_submission slot-dead 3000 || fail "slot-dead's record stays fresh"
+run "$tool" consume "$REDIS_URL" submission slot-other --idle-exit 300 --dead-after 3000
 assert_eq 0 "$rc" "recovering consumer exit ($err)"
 assert_contains "$out" "ACKED S-dead"
-assert_contains "$err" "of replay_submission not seen for 1 s to the queue"
+assert_contains "$err" "of replay_submission not seen for 3 s to the queue"
 assert_eq 0 "$(cli EXISTS replay_submission:processing:slot-dead)" "dead list emptied"
 assert_eq 0 "$(cli HEXISTS replay_submission:consumers slot-dead)" "dead record removed"
 assert_not_contains "$out" "S-live" "a live consumer's item"
@@ -90,13 +90,13 @@ assert_eq '{"sid": "R1"}' "$(cli --raw LINDEX replay_submission 0)" "released it
 assert_eq 2 "$(cli LLEN replay_submission)" "nothing lost or doubled"
 
 note "an item left in the processing list by a cut connection goes back to the queue"
-consume_bg "$T/cut" safelist slot-cut --idle-exit 3000
-wait_until 10 bash -c "redis-cli -p $REDIS_PORT HEXISTS replay_safelist:consumers slot-cut | grep -q 1" ||
-  fail "consumer did not start"
+consume_bg "$T/cut" safelist slot-cut --max 2
+wait_blmove "consumer slot-cut"
 # What a BLMOVE whose reply was lost leaves behind: an item nobody was handed.
 cli RPUSH replay_safelist:processing:slot-cut '{"id": "stray"}' >/dev/null
 cli CLIENT KILL TYPE normal >/dev/null
 cli RPUSH replay_safelist '{"id": "after"}' >/dev/null
+wait_until 60 bash -c "! kill -0 $bgpid" || fail "consumer did not get both items: $(cat "$T/cut")"
 wait "$bgpid" || fail "consumer failed: $(cat "$T/cut.err")"
 assert_eq "ACKED after ACKED stray" "$(grep '^ACKED' "$T/cut" | sort | tr '\n' ' ' | sed 's/ $//')" \
   "both delivered once"
@@ -105,8 +105,7 @@ assert_eq 0 "$(cli LLEN replay_safelist:processing:slot-cut)" "processing list e
 
 note "SIGTERM stops a consumer waiting on an empty queue promptly (not after a 30 s BLPOP)"
 consume_bg "$T/term" workflow slot-t
-wait_until 10 bash -c "redis-cli -p $REDIS_PORT HEXISTS replay_workflow:consumers slot-t | grep -q 1" ||
-  fail "consumer did not start"
+wait_blmove "consumer slot-t"
 start=$(date +%s%N)
 kill -TERM "$bgpid"
 wait "$bgpid"

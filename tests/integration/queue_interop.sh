@@ -7,7 +7,7 @@
 
 tool=$(bin queue_tool)
 start_redis
-cli() { redis-cli -p "$REDIS_PORT" "$@"; }
+. "$(dirname "$0")/queue_lib.sh"
 
 # Upstream's bytes (CPython json.dumps of the same values).
 ALERT='{"alert_id": "5KrKxlKmWHBaQCuXjmhRE1", "reporting_ts": "2024-05-01T12:34:56.123456Z"}'

@@ -7,14 +7,14 @@
 
 tool=$(bin queue_tool)
 start_redis --aof
-cli() { redis-cli -p "$REDIS_PORT" "$@"; }
+. "$(dirname "$0")/queue_lib.sh"
 N=10000
 acked() { grep -c '^ACKED' "$T/consumer" 2>/dev/null || echo 0; }
 
 "$tool" push "$REDIS_URL" alert --alerts "$N" --prefix M --pace-us 300 2>"$T/producer.err" &
 producer=$!
 on_exit "kill -KILL $producer"
-"$tool" consume "$REDIS_URL" alert restart-1 --idle-exit 4000 >"$T/consumer" 2>"$T/consumer.err" &
+"$tool" consume "$REDIS_URL" alert restart-1 >"$T/consumer" 2>"$T/consumer.err" &
 consumer=$!
 on_exit "kill -KILL $consumer"
 
@@ -27,6 +27,11 @@ for at in 2500 6000; do
 done
 
 wait "$producer" || fail "producer failed: $(cat "$T/producer.err")"
+# Everything is in Redis now; the consumer is done when the queue and its
+# processing list are empty (an item leaves the list only once acknowledged).
+drained() { [ "$(cli LLEN replay_alert)" = 0 ] && [ "$(cli LLEN replay_alert:processing:restart-1)" = 0 ]; }
+wait_until 120 drained || fail "not drained: $(cli LLEN replay_alert) queued, $(acked) acks"
+kill -TERM "$consumer"
 wait "$consumer" || fail "consumer failed: $(cat "$T/consumer.err")"
 
 distinct=$(grep '^ACKED' "$T/consumer" | sort -u | wc -l)

@@ -4,15 +4,24 @@
  *
  *   queue_tool push URL TYPE (--json TEXT | --stdin | --alerts N [--prefix P] [--pace-us U])
  *   queue_tool consume URL TYPE CONSUMER [--idle-exit MS] [--max N] [--hold]
- *              [--batch N] [--release-first] [--dead-after MS] [--print id|json] [--rss]
+ *              [--batch N [--ack-when FILE]] [--release-first] [--dead-after MS]
+ *              [--give-up MS] [--wait-slice MS] [--print id|json|fields] [--rss]
  *   queue_tool checkpoint URL (get TYPE | set TYPE VALUE | advance TYPE VALUE)
  *
  * consume prints "DELIVERED <id>" when an item is popped and "ACKED <id|json>" once
- * it is acknowledged (stdout, flushed per line); --hold prints "HOLDING" after the
+ * it is acknowledged (stdout, flushed per line; --print fields: "ACKED <id> TAB
+ * <date or nothing> TAB <json>", what the parser read); --hold prints "HOLDING" after the
  * first pop and then waits to be killed, touching its liveness record. --batch N
  * holds up to N items (as a list exporter does until its upload) and acknowledges
  * them together when N are held or the queue is empty (--hold: holds the first
- * full batch until killed). SIGTERM/SIGINT cancel every wait (exit 0).
+ * full batch until killed). --ack-when FILE: holds the first full batch until FILE
+ * exists or the wait is canceled, then acknowledges it item by item, printing
+ * "ACK_FAILED <id>: <message>" for an acknowledgement refused, and retries those
+ * refused for want of a connection (REPLAY_ECONN, see --give-up) until they pass
+ * or the wait is canceled. --give-up MS, --wait-slice MS: give_up_ms and
+ * wait_slice_ms of the connection (a long slice keeps a waiting consumer in one
+ * BLMOVE, for tests of that path).
+ * SIGTERM/SIGINT cancel every wait (exit 0).
  * Errors go to stderr as "queue_tool: <message>" with exit code 1 (2 for usage).
  */
 #include <pthread.h>
@@ -31,9 +40,9 @@
 static struct replay_cancel *cancel;
 
 struct opts {
-    const char *json, *prefix, *print;
+    const char *json, *prefix, *print, *ack_when;
     bool from_stdin, hold, release_first, rss;
-    long alerts, pace_us, idle_exit_ms, max, dead_after_ms, batch;
+    long alerts, pace_us, idle_exit_ms, max, dead_after_ms, batch, give_up_ms, wait_slice_ms;
 };
 
 static int usage(void)
@@ -41,8 +50,8 @@ static int usage(void)
     fprintf(stderr, "usage: queue_tool push URL TYPE (--json T | --stdin | --alerts N "
                     "[--prefix P] [--pace-us U])\n"
                     "       queue_tool consume URL TYPE CONSUMER [--idle-exit MS] [--max N] "
-                    "[--hold] [--batch N] [--release-first] [--dead-after MS] [--print id|json] "
-                    "[--rss]\n"
+                    "[--hold] [--batch N [--ack-when FILE]] [--release-first] [--dead-after MS] "
+                    "[--give-up MS] [--wait-slice MS] [--print id|json|fields] [--rss]\n"
                     "       queue_tool checkpoint URL (get TYPE | set TYPE V | advance TYPE V)\n");
     return 2;
 }
@@ -80,6 +89,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         else if (strcmp(a, "--max") == 0) o->max = atol(argv[++i]);
         else if (strcmp(a, "--dead-after") == 0) o->dead_after_ms = atol(argv[++i]);
         else if (strcmp(a, "--batch") == 0) o->batch = atol(argv[++i]);
+        else if (strcmp(a, "--ack-when") == 0) o->ack_when = argv[++i];
+        else if (strcmp(a, "--give-up") == 0) o->give_up_ms = atol(argv[++i]);
+        else if (strcmp(a, "--wait-slice") == 0) o->wait_slice_ms = atol(argv[++i]);
         else return -1;
     }
     return 0;
@@ -89,7 +101,9 @@ static int open_queue(const char *url, const struct opts *o, struct replay_queue
                       struct replay_err *err)
 {
     struct replay_queue_options qo = {.url = url, .role = "queue_tool", .cancel = cancel,
-                                      .dead_after_ms = (unsigned)o->dead_after_ms};
+                                      .dead_after_ms = (unsigned)o->dead_after_ms,
+                                      .give_up_ms = (unsigned)o->give_up_ms,
+                                      .wait_slice_ms = (unsigned)o->wait_slice_ms};
     return replay_queue_open(&qo, q, err);
 }
 
@@ -174,11 +188,64 @@ static int handle(struct replay_queue_consumer *c, struct replay_queue_item *ite
     int rc = replay_queue_ack(c, item, err);
     if (rc < 0)
         return rc;
-    bool json = o->print != NULL && strcmp(o->print, "json") == 0;
-    printf("ACKED %s\n", json ? replay_queue_item_json(item, NULL) : replay_queue_item_id(item));
+    const char *print = o->print != NULL ? o->print : "id", *date = replay_queue_item_date(item);
+    if (strcmp(print, "fields") == 0)
+        printf("ACKED %s\t%s\t%s\n", replay_queue_item_id(item), date != NULL ? date : "",
+               replay_queue_item_json(item, NULL));
+    else
+        printf("ACKED %s\n", strcmp(print, "json") == 0 ? replay_queue_item_json(item, NULL)
+                                                        : replay_queue_item_id(item));
     fflush(stdout);
     ++*acked;
     return o->max > 0 && *acked >= o->max ? 1 : 0;
+}
+
+/* One pass of --ack-when over the batch: acknowledges what is left (NULL = done).
+ * Returns how many are left, or -1 when one was refused for another reason than a
+ * lost connection (retrying cannot help). */
+static long ack_pass(struct replay_queue_consumer *c, struct replay_queue_item **batch, long n,
+                     long *acked)
+{
+    long left = 0;
+    bool hopeless = false;
+    for (long i = 0; i < n; i++) {
+        struct replay_err e = {0};
+        if (batch[i] == NULL)
+            continue;
+        if (replay_queue_ack(c, batch[i], &e) == 0) {
+            printf("ACKED %s\n", replay_queue_item_id(batch[i]));
+            replay_queue_item_free(batch[i]);
+            batch[i] = NULL;
+            ++*acked;
+            continue;
+        }
+        printf("ACK_FAILED %s: %s (%s)\n", replay_queue_item_id(batch[i]), e.msg,
+               replay_err_name(e.code));
+        hopeless = hopeless || e.code != REPLAY_ECONN;
+        left++;
+    }
+    fflush(stdout);
+    return hopeless ? -1 : left;
+}
+
+/* --ack-when FILE: holds the batch until FILE exists (or cancellation), then
+ * acknowledges it, retrying what a lost connection refused. Returns 1 to stop. */
+static int ack_when(struct replay_queue_consumer *c, struct replay_queue_item **batch,
+                    long *n, const struct opts *o, long *acked)
+{
+    printf("HOLDING\n");
+    fflush(stdout);
+    while (access(o->ack_when, F_OK) != 0 && replay_cancel_sleep_ms(cancel, 50, true) == 0) {
+    }
+    long left = ack_pass(c, batch, *n, acked);
+    while (left > 0 && !replay_cancel_requested(cancel)) {
+        (void)replay_cancel_sleep_ms(cancel, 100, false);
+        left = ack_pass(c, batch, *n, acked);
+    }
+    for (long i = 0; i < *n; i++)
+        replay_queue_item_free(batch[i]);
+    *n = 0;
+    return 1;
 }
 
 /* --batch: acknowledges the held items together; returns 1 to stop. */
@@ -186,6 +253,8 @@ static int ack_batch(struct replay_queue_consumer *c, struct replay_queue_item *
                      long *n, const struct opts *o, long *acked, struct replay_err *err)
 {
     int rc = 0;
+    if (o->ack_when != NULL && *n > 0)
+        return ack_when(c, batch, n, o, acked);
     if (o->hold && *n > 0) {
         printf("HOLDING\n");
         fflush(stdout);

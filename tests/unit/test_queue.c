@@ -1,4 +1,4 @@
-/* Unit tests of common/queue: names, Redis URLs, message validation, the bytes of
+/* Unit tests of common/queue: names, message validation, the bytes of
  * the encoding (expected strings made by CPython 3.11's json.dumps), item parsing
  * and the connection's errors that need no server. Redis itself is exercised by
  * tests/integration/queue_*.sh. */
@@ -57,112 +57,6 @@ static void test_queue_type_parse_accepts_name_or_key_and_names_a_bad_word(void 
     assert_int_equal(replay_queue_type_parse("alerts", &t, &err), REPLAY_EINVAL);
     assert_non_null(strstr(err.msg, "\"alerts\""));
     assert_non_null(strstr(err.msg, "submission"));
-}
-
-/* ---- URLs ---- */
-
-static void test_queue_url_defaults_to_port_6379_and_db_0(void **state)
-{
-    (void)state;
-    struct replay_queue_url u;
-    assert_int_equal(replay_queue_url_parse("redis://localhost", &u, NULL), 0);
-    assert_string_equal(u.host, "localhost");
-    assert_int_equal(u.port, 6379);
-    assert_int_equal(u.db, 0);
-    assert_false(u.is_unix);
-    assert_string_equal(u.password, "");
-    assert_int_equal(replay_queue_url_parse("REDIS://redis-volatile:6379/", &u, NULL), 0);
-    assert_string_equal(u.host, "redis-volatile");
-    assert_int_equal(replay_queue_url_parse("redis://", &u, NULL), 0);
-    assert_string_equal(u.host, "localhost");
-}
-
-static void test_queue_url_reads_user_password_port_and_db(void **state)
-{
-    (void)state;
-    struct replay_queue_url u;
-    assert_int_equal(replay_queue_url_parse("redis://al:p%40ss%3Aw@10.0.0.5:6380/3", &u, NULL),
-                     0);
-    assert_string_equal(u.user, "al");
-    assert_string_equal(u.password, "p@ss:w");
-    assert_string_equal(u.host, "10.0.0.5");
-    assert_int_equal(u.port, 6380);
-    assert_int_equal(u.db, 3);
-    /* Password only; the last '@' ends the userinfo; a bad escape is kept as is. */
-    assert_int_equal(replay_queue_url_parse("redis://:a@b%zz@h?db=7", &u, NULL), 0);
-    assert_string_equal(u.user, "");
-    assert_string_equal(u.password, "a@b%zz");
-    assert_int_equal(u.db, 7);
-    assert_int_equal(replay_queue_url_parse("redis://[::1]:7000/1", &u, NULL), 0);
-    assert_string_equal(u.host, "::1");
-    assert_int_equal(u.port, 7000);
-    assert_int_equal(u.db, 1);
-}
-
-static void test_queue_url_unix_socket_form(void **state)
-{
-    (void)state;
-    struct replay_queue_url u;
-    assert_int_equal(replay_queue_url_parse("unix:///run/redis/redis.sock?db=2", &u, NULL), 0);
-    assert_true(u.is_unix);
-    assert_string_equal(u.host, "/run/redis/redis.sock");
-    assert_int_equal(u.db, 2);
-    assert_int_equal(replay_queue_url_parse("unix://:pw%2F1@/tmp/r.sock", &u, NULL), 0);
-    assert_string_equal(u.password, "pw/1");
-    assert_string_equal(u.host, "/tmp/r.sock");
-}
-
-static void expect_url_error(const char *url, int code, const char *needle)
-{
-    struct replay_queue_url u;
-    struct replay_err err = {0};
-    assert_int_equal(replay_queue_url_parse(url, &u, &err), code);
-    assert_int_equal(err.code, code);
-    if (strstr(err.msg, needle) == NULL)
-        fail_msg("message for %s lacks \"%s\": %s", url, needle, err.msg);
-    assert_null(strstr(err.msg, "s3cret"));
-}
-
-static void test_queue_url_rediss_is_refused_naming_the_reason(void **state)
-{
-    (void)state;
-    expect_url_error("rediss://:s3cret@redis:6380/0", REPLAY_EUNSUPPORTED,
-                     "hiredis 0.14 has no TLS");
-    expect_url_error("rediss://:s3cret@redis:6380/0", REPLAY_EUNSUPPORTED, "rediss://:***@redis");
-    expect_url_error("rediss://:s3cret@redis:6380/0", REPLAY_EUNSUPPORTED, "TLS tunnel");
-}
-
-static void test_queue_url_bad_input_gives_a_clear_error_without_the_password(void **state)
-{
-    (void)state;
-    expect_url_error("redis://:s3cret@h:0", REPLAY_ECONFIG, "port");
-    expect_url_error("redis://:s3cret@h:65536", REPLAY_ECONFIG, "port");
-    expect_url_error("redis://:s3cret@h:6x", REPLAY_ECONFIG, "port");
-    expect_url_error("redis://:s3cret@h:", REPLAY_ECONFIG, "port");
-    expect_url_error("redis://h/zero", REPLAY_ECONFIG, "database number");
-    expect_url_error("redis://h/-1", REPLAY_ECONFIG, "database number");
-    expect_url_error("redis://h/99999999999", REPLAY_ECONFIG, "database number");
-    expect_url_error("redis://h/0?socket_timeout=1", REPLAY_ECONFIG, "only db=N");
-    expect_url_error("redis://h/0?db=x", REPLAY_ECONFIG, "db is not");
-    expect_url_error("redis://h/0#x", REPLAY_ECONFIG, "fragment");
-    expect_url_error("redis://[::1:6379", REPLAY_ECONFIG, "IPv6");
-    expect_url_error("redis://[::1]x", REPLAY_ECONFIG, "junk");
-    expect_url_error("http://h:6379", REPLAY_ECONFIG, "not a Redis URL");
-    expect_url_error("unix://nopw@tmp/sock", REPLAY_ECONFIG, "absolute");
-    expect_url_error("unix://", REPLAY_ECONFIG, "absolute");
-    expect_url_error("unix:///?db=1", REPLAY_ECONFIG, "no socket path");
-    expect_url_error("", REPLAY_ECONFIG, "empty");
-    expect_url_error("redis://%00000000", REPLAY_ECONFIG, "host name too long or with %00");
-    expect_url_error("redis://:a%00b@h", REPLAY_ECONFIG, "password too long or with %00");
-    expect_url_error("redis://u%00:p@h", REPLAY_ECONFIG, "user name too long or with %00");
-    expect_url_error("unix:///tmp/a%00b", REPLAY_ECONFIG, "with %00");
-    char long_url[1200] = "redis://:";
-    memset(long_url + 9, 'p', 1000);
-    strcpy(long_url + 1009, "@h");
-    expect_url_error(long_url, REPLAY_ECONFIG, "password too long");
-    char long_path[200] = "unix:///";
-    memset(long_path + 8, 'd', 150);
-    expect_url_error(long_path, REPLAY_ECONFIG, "longer than 107");
 }
 
 /* ---- encoding ---- */
@@ -505,11 +399,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_names_are_upstream_keys),
         cmocka_unit_test(test_queue_type_parse_accepts_name_or_key_and_names_a_bad_word),
-        cmocka_unit_test(test_queue_url_defaults_to_port_6379_and_db_0),
-        cmocka_unit_test(test_queue_url_reads_user_password_port_and_db),
-        cmocka_unit_test(test_queue_url_unix_socket_form),
-        cmocka_unit_test(test_queue_url_rediss_is_refused_naming_the_reason),
-        cmocka_unit_test(test_queue_url_bad_input_gives_a_clear_error_without_the_password),
         cmocka_unit_test(test_queue_encode_typed_messages_are_python_bytes),
         cmocka_unit_test(test_queue_encode_list_document_keeps_order_and_python_spacing),
         cmocka_unit_test(test_queue_encode_refuses_wrong_shapes_with_the_reason),

@@ -48,13 +48,6 @@ int replay_app_main(const struct replay_app_desc *d, int argc, char **argv,
 bool replay_app_init(struct replay_app **out, const struct replay_app_desc *d, int argc,
                      char **argv, int *exit_code);
 
-/* Checks the configuration's two Redis URLs with the queue module's parser, so a
- * malformed or `rediss://` URL is a configuration error at start (exit 2), not a
- * failure at the first Redis call. Used by replay_app_init() and `replay-ctl
- * config --check`. */
-REPLAY_MUST_CHECK int replay_app_check_redis_urls(const struct replay_config *cfg,
-                                                  struct replay_err *err);
-
 /* Borrowed, valid until replay_app_free(). */
 const struct replay_config *replay_app_config(const struct replay_app *a);
 struct replay_supervisor *replay_app_supervisor(struct replay_app *a);

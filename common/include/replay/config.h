@@ -154,4 +154,33 @@ const char *replay_input_name(enum replay_input_type t); /* "alert", "submission
 
 void replay_config_free(struct replay_config *cfg);
 
+/* ---- Redis URLs (config_redis.c) ----
+ * redis://[[user]:password@]host[:port][/db][?db=N] (port 6379 and db 0 by
+ * default, IPv6 as [::1], split as url.h says: the userinfo ends at the last '@',
+ * the user at its first ':') and unix://[[user]:password@]/path/to/socket[?db=N]
+ * (the userinfo ends at the first "@/"). User, password, host and path are
+ * percent-decoded. rediss:// is refused: this build's hiredis (Debian 12, 0.14) has
+ * no TLS (decisions.md §18; docs/queues.md shows a local TLS tunnel instead).
+ * replay_config_load() checks both resolved URLs with it, and the queue module
+ * connects with what it gives. Pure and thread-safe; registers no secrets. */
+
+struct replay_redis_url {
+    bool is_unix;       /* unix:// form: `host` is the socket path */
+    char host[256];     /* host name or address without brackets, or socket path */
+    int port;           /* 6379 by default; 0 for unix */
+    int db;             /* 0 by default */
+    char user[128];     /* "" = none (AUTH with the password only) */
+    char password[512]; /* "" = none; percent-decoded; a secret */
+};
+
+/* Parses a Redis URL. Errors name the URL with its password masked and the
+ * reason: REPLAY_ECONFIG, or REPLAY_EUNSUPPORTED for rediss://. */
+REPLAY_MUST_CHECK int replay_config_redis_url_parse(const char *url, struct replay_redis_url *out,
+                                                    struct replay_err *err);
+
+/* Checks cfg's two Redis URLs (replay_config_load does): REPLAY_ECONFIG with the
+ * key first, "redis.url: Redis URL rediss://:***@host:6380/0: TLS ...". */
+REPLAY_MUST_CHECK int replay_config_check_redis_urls(const struct replay_config *cfg,
+                                                     struct replay_err *err);
+
 #endif

@@ -56,15 +56,17 @@
  * Blocking waits for work last at most wait_slice_ms, so shutdown is prompt; they
  * are bracketed by replay_idle_begin()/_end(), and replay_progress() is called
  * after each handled item. Items are delivered at least once: a reply lost in an
- * outage can make a push happen twice, never zero times.
+ * outage can make a push happen twice, never zero times. Every reply is checked
+ * against the type and shape its command gives before it is used: anything else
+ * (a proxy, another server on the port) is REPLAY_EPROTO naming what came.
  *
  * URLs: redis://[[user]:password@]host[:port][/db], unix://[[user]:password@]/path
- * [?db=N]. Passwords are percent-decoded and registered with redact. rediss:// is
- * refused with REPLAY_EUNSUPPORTED: this build's hiredis (Debian 12, 0.14) has no
- * TLS (decisions.md §18; docs/queues.md shows a local TLS tunnel instead).
+ * [?db=N], parsed by config (replay_config_redis_url_parse, config.h), which also
+ * refuses rediss:// (REPLAY_EUNSUPPORTED: this build's hiredis has no TLS). The
+ * password is registered with redact when a connection opens.
  *
- * Thread-safety: the pure functions (names, URL parsing, encoding, item parsing)
- * are thread-safe. A struct replay_queue is one connection: it, its consumers and
+ * Thread-safety: the pure functions (names, encoding, item parsing) are
+ * thread-safe. A struct replay_queue is one connection: it, its consumers and
  * their items belong to one thread at a time (each worker thread opens its own).
  *
  * Ownership is stated at each prototype. Strings passed in are borrowed for the
@@ -108,22 +110,6 @@ const char *replay_queue_date_field(enum replay_queue_type t);
 /* Accepts "alert" or "replay_alert" (and so on). REPLAY_EINVAL names the word. */
 REPLAY_MUST_CHECK int replay_queue_type_parse(const char *name, enum replay_queue_type *out,
                                               struct replay_err *err);
-
-/* ---- Redis URLs (pure) ---- */
-
-struct replay_queue_url {
-    bool is_unix;       /* unix:// form: `host` is the socket path */
-    char host[256];     /* host name or address without brackets, or socket path */
-    int port;           /* 6379 by default; 0 for unix */
-    int db;             /* 0 by default */
-    char user[128];     /* "" = none (AUTH with the password only) */
-    char password[512]; /* "" = none; percent-decoded; a secret */
-};
-
-/* Parses a Redis URL. Errors (REPLAY_ECONFIG; REPLAY_EUNSUPPORTED for rediss://)
- * name the URL with its password masked and the reason. Does not register secrets. */
-REPLAY_MUST_CHECK int replay_queue_url_parse(const char *url, struct replay_queue_url *out,
-                                             struct replay_err *err);
 
 /* ---- messages (pure) ---- */
 
@@ -186,11 +172,12 @@ struct replay_queue_options {
 
 struct replay_queue;
 
-/* Parses the URL (registering its password with redact), connects, AUTHs and
- * SELECTs, waiting through an outage as every operation does. Caller closes *out
- * with replay_queue_close(). Errors: REPLAY_ECONFIG (bad URL or db),
- * REPLAY_EUNSUPPORTED (rediss://), REPLAY_EAUTH (credentials refused),
- * REPLAY_ECONN (give_up_ms passed), REPLAY_ECANCELED, REPLAY_ENOMEM. */
+/* Parses the URL (replay_config_redis_url_parse; registers its password with
+ * redact), connects, AUTHs and SELECTs, waiting through an outage as every
+ * operation does. Caller closes *out with replay_queue_close(). Errors:
+ * REPLAY_ECONFIG (bad URL or db), REPLAY_EUNSUPPORTED (rediss://), REPLAY_EAUTH
+ * (credentials refused), REPLAY_ECONN (give_up_ms passed), REPLAY_ECANCELED,
+ * REPLAY_ENOMEM. */
 REPLAY_MUST_CHECK int replay_queue_open(const struct replay_queue_options *opt,
                                         struct replay_queue **out, struct replay_err *err);
 /* Closes the connection. Consumers of q must be closed first. NULL does nothing. */
@@ -248,7 +235,13 @@ REPLAY_MUST_CHECK int replay_queue_pop(struct replay_queue_consumer *c, unsigned
  * idempotent effects absorb). The item stays the caller's to free. An item no
  * longer there when the removal runs (returned to the queue because this consumer
  * looked dead, or lost with a Redis that does not persist) is logged as a warning.
- * REPLAY_EINVAL for an item this consumer does not hold. */
+ * REPLAY_EINVAL for an item this consumer does not hold. A batch (64 items or
+ * 1 MiB) is sent as it fills; one that cannot be sent (canceled, Redis away past
+ * give_up_ms, a protocol error) waits for the next call, and the acknowledgement
+ * that finds it still full and unsendable fails with that call's error
+ * (REPLAY_ECANCELED, REPLAY_ECONN, REPLAY_EPROTO): the item stays held, to be
+ * acknowledged again, or freed and delivered again. No acknowledgement is dropped
+ * unsaid: the worst case (close without Redis) is a warning and a second delivery. */
 REPLAY_MUST_CHECK int replay_queue_ack(struct replay_queue_consumer *c,
                                        struct replay_queue_item *item, struct replay_err *err);
 /* Gives the item back, unprocessed, to the head of its queue (e.g. at shutdown). */
