@@ -1,0 +1,87 @@
+/* service: connections, error verdicts and environment settings for the services. */
+#include "replay/service.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum replay_verdict replay_service_verdict(int code, int http_status)
+{
+    switch (code) {
+    case REPLAY_ECANCELED:
+        return REPLAY_VERDICT_STOP;
+    case REPLAY_ECONN:
+    case REPLAY_ETIMEDOUT:
+    case REPLAY_EAGAIN:
+    case REPLAY_ENOMEM:
+    case REPLAY_EBUSY:
+    case REPLAY_EIO: /* local disk (full, NFS hiccup) or a cut transfer */
+        return REPLAY_VERDICT_TRANSIENT;
+    case REPLAY_EAUTH:
+    case REPLAY_ECONFIG:
+    case REPLAY_EUNSUPPORTED:
+        return REPLAY_VERDICT_SETUP;
+    case REPLAY_EHTTP:
+        return http_status >= 500 ? REPLAY_VERDICT_TRANSIENT : REPLAY_VERDICT_PERMANENT;
+    default:
+        return REPLAY_VERDICT_PERMANENT;
+    }
+}
+
+const char *replay_service_verdict_name(enum replay_verdict v)
+{
+    switch (v) {
+    case REPLAY_VERDICT_STOP:
+        return "stop";
+    case REPLAY_VERDICT_TRANSIENT:
+        return "transient";
+    case REPLAY_VERDICT_SETUP:
+        return "setup";
+    case REPLAY_VERDICT_PERMANENT:
+        return "permanent";
+    }
+    return "unknown";
+}
+
+int replay_service_client(const struct replay_client_config *cc,
+                          const struct replay_cancel *cancel, struct replay_alclient **out,
+                          struct replay_err *err)
+{
+    struct replay_alclient_options o;
+    replay_alclient_options_from_config(&o, cc);
+    o.cancel = cancel;
+    o.retry.max_attempts = 0; /* for ever, until shutdown */
+    return replay_alclient_open(&o, out, err);
+}
+
+int replay_service_redis(const struct replay_config *cfg, bool persistent, const char *role,
+                         const struct replay_cancel *cancel, struct replay_queue **out,
+                         struct replay_err *err)
+{
+    struct replay_queue_options o = {
+        .url = persistent ? cfg->redis.persistent_url : cfg->redis.url,
+        .role = role,
+        .cancel = cancel,
+    };
+    return replay_queue_open(&o, out, err);
+}
+
+int replay_service_env_uint(const char *name, unsigned dflt, unsigned min, unsigned max,
+                            unsigned *out, struct replay_err *err)
+{
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0') {
+        *out = dflt;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n < min || n > max)
+        return replay_err_set(err, REPLAY_ECONFIG,
+                              "environment variable %s: expected a whole number from %u to %u, "
+                              "got \"%.32s\"",
+                              name, min, max, v);
+    *out = (unsigned)n;
+    return 0;
+}
