@@ -2,6 +2,8 @@
 #include "replay/service.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +43,19 @@ const char *replay_service_verdict_name(enum replay_verdict v)
         return "permanent";
     }
     return "unknown";
+}
+
+int replay_service_pause(struct replay_backoff *b, enum replay_log_level level,
+                         const struct replay_cancel *cancel, const char *fmt, ...)
+{
+    char msg[REPLAY_ERR_MSG_LEN * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    uint64_t ms = replay_backoff_next_ms(b);
+    replay_log(level, "%s; trying again in %.1f s", msg, (double)ms / 1000.0);
+    return replay_cancel_sleep_ms(cancel, ms, true);
 }
 
 int replay_service_client(const struct replay_client_config *cc,

@@ -21,9 +21,11 @@
 #include <stdbool.h>
 
 #include "replay/alclient.h"
+#include "replay/backoff.h"
 #include "replay/config.h"
 #include "replay/error.h"
 #include "replay/lifecycle.h"
+#include "replay/log.h"
 #include "replay/queue.h"
 
 /* How many times a server error 500 is tried before the item fails with the
@@ -47,6 +49,12 @@ enum replay_verdict replay_service_verdict(int code, int http_status);
 
 /* "stop", "transient", "setup", "permanent". */
 const char *replay_service_verdict_name(enum replay_verdict v);
+
+/* Logs the message at `level`, adding the wait that follows ("; trying again in
+ * 4.2 s"), then waits that step of `b` (idle). REPLAY_ECANCELED on shutdown. */
+REPLAY_MUST_CHECK int replay_service_pause(struct replay_backoff *b, enum replay_log_level level,
+                                           const struct replay_cancel *cancel, const char *fmt,
+                                           ...) REPLAY_PRINTF(4, 5);
 
 /* Opens an Assemblyline client for the section `cc`, retrying for ever on
  * transient failures and stopping on `cancel` (borrowed, must outlive the
