@@ -58,6 +58,36 @@ int replay_service_pause(struct replay_backoff *b, enum replay_log_level level,
     return replay_cancel_sleep_ms(cancel, ms, true);
 }
 
+int replay_service_retry(struct replay_backoff *b, const struct replay_cancel *cancel,
+                         replay_service_step_fn step, void *ctx, const char *what,
+                         struct replay_err *err)
+{
+    unsigned n500 = 0;
+    for (;;) {
+        int status = 0;
+        replay_err_clear(err);
+        int code = step(ctx, &status, err);
+        if (code == 0) {
+            replay_backoff_reset(b);
+            return 0;
+        }
+        enum replay_verdict v = replay_service_verdict(code, status);
+        if (v == REPLAY_VERDICT_STOP || v == REPLAY_VERDICT_PERMANENT)
+            return code;
+        if (status == 500 && ++n500 >= REPLAY_SERVICE_MAX_500)
+            return code; /* the server keeps failing on this item: give up on it */
+        const char *advice = v == REPLAY_VERDICT_SETUP
+                                 ? " (the server or the configuration refuses it: an operator "
+                                   "must act; the work is kept)"
+                                 : "";
+        if (replay_service_pause(b, v == REPLAY_VERDICT_SETUP ? REPLAY_LOG_ERROR
+                                                              : REPLAY_LOG_WARNING,
+                                 cancel, "%s failed: %s%s", what, err != NULL ? err->msg : "",
+                                 advice) != 0)
+            return REPLAY_ECANCELED;
+    }
+}
+
 int replay_service_client(const struct replay_client_config *cc,
                           const struct replay_cancel *cancel, struct replay_alclient **out,
                           struct replay_err *err)

@@ -67,12 +67,80 @@ static void test_service_client_refuses_an_incomplete_section(void **state)
     replay_alclient_close(c);
 }
 
+struct script {
+    int codes[8];
+    int statuses[8];
+    int calls;
+};
+
+static int scripted_step(void *ctx, int *http_status, struct replay_err *err)
+{
+    struct script *s = ctx;
+    int i = s->calls++;
+    *http_status = s->statuses[i];
+    if (s->codes[i] != 0)
+        return replay_err_set(err, s->codes[i], "step %d failed", i);
+    return 0;
+}
+
+static void test_service_retry_retries_transient_failures_until_success(void **state)
+{
+    (void)state;
+    struct replay_backoff b;
+    replay_backoff_init(&b, 1, 2);
+    struct script s = {{REPLAY_ECONN, REPLAY_EHTTP, REPLAY_EAUTH, 0}, {0, 503, 403, 200}, 0};
+    struct replay_err err = {0};
+    assert_int_equal(replay_service_retry(&b, NULL, scripted_step, &s, "test", &err), 0);
+    assert_int_equal(s.calls, 4);
+    assert_int_equal(b.failures, 0);
+}
+
+static void test_service_retry_gives_up_on_permanent_failures_and_repeated_500(void **state)
+{
+    (void)state;
+    struct replay_backoff b;
+    replay_backoff_init(&b, 1, 2);
+    struct script s = {{REPLAY_EHTTP}, {400}, 0};
+    struct replay_err err = {0};
+    assert_int_equal(replay_service_retry(&b, NULL, scripted_step, &s, "test", &err),
+                     REPLAY_EHTTP);
+    assert_int_equal(s.calls, 1);
+    assert_string_equal(err.msg, "step 0 failed");
+    struct script five = {{REPLAY_EHTTP, REPLAY_EHTTP, REPLAY_EHTTP, REPLAY_EHTTP, REPLAY_EHTTP},
+                          {500, 500, 500, 500, 500}, 0};
+    replay_err_clear(&err);
+    assert_int_equal(replay_service_retry(&b, NULL, scripted_step, &five, "test", &err),
+                     REPLAY_EHTTP);
+    assert_int_equal(five.calls, REPLAY_SERVICE_MAX_500);
+    assert_string_equal(err.msg, "step 4 failed");
+}
+
+static void test_service_retry_stops_on_shutdown(void **state)
+{
+    (void)state;
+    struct replay_backoff b;
+    replay_backoff_init(&b, 3600000, 3600000);
+    struct replay_cancel *c = replay_cancel_new();
+    replay_cancel_request(c);
+    struct script s = {{REPLAY_ECONN, REPLAY_ECONN}, {0}, 0};
+    assert_int_equal(replay_service_retry(&b, c, scripted_step, &s, "test", NULL),
+                     REPLAY_ECANCELED);
+    assert_int_equal(s.calls, 1);
+    struct script canceled = {{REPLAY_ECANCELED}, {0}, 0};
+    assert_int_equal(replay_service_retry(&b, NULL, scripted_step, &canceled, "test", NULL),
+                     REPLAY_ECANCELED);
+    replay_cancel_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service_verdict_sorts_errors_by_what_to_do_with_the_item),
         cmocka_unit_test(test_service_env_uint_reads_checks_and_defaults),
         cmocka_unit_test(test_service_client_refuses_an_incomplete_section),
+        cmocka_unit_test(test_service_retry_retries_transient_failures_until_success),
+        cmocka_unit_test(test_service_retry_gives_up_on_permanent_failures_and_repeated_500),
+        cmocka_unit_test(test_service_retry_stops_on_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,22 @@ REPLAY_MUST_CHECK int replay_service_pause(struct replay_backoff *b, enum replay
                                            const struct replay_cancel *cancel, const char *fmt,
                                            ...) REPLAY_PRINTF(4, 5);
 
+/* One step of work that may fail: returns 0 or a REPLAY_E* code (detail in err)
+ * and, when it made HTTP requests, the status of the last answer in *http_status
+ * (left 0 otherwise). */
+typedef int (*replay_service_step_fn)(void *ctx, int *http_status, struct replay_err *err);
+
+/* Runs `step` until it succeeds, fails for good, or shutdown comes: TRANSIENT
+ * failures are retried after a back-off (a 500 at most REPLAY_SERVICE_MAX_500
+ * times), SETUP failures too, logged as errors (an operator must act; the item is
+ * kept). Returns 0, REPLAY_ECANCELED, or the code of a PERMANENT failure (err
+ * holds its message). `what` names the step in logs ("upload alert_x.al_bundle").
+ * Resets `b` after a success. */
+REPLAY_MUST_CHECK int replay_service_retry(struct replay_backoff *b,
+                                           const struct replay_cancel *cancel,
+                                           replay_service_step_fn step, void *ctx,
+                                           const char *what, struct replay_err *err);
+
 /* Opens an Assemblyline client for the section `cc`, retrying for ever on
  * transient failures and stopping on `cancel` (borrowed, must outlive the
  * client). No request is sent. Caller closes *out with replay_alclient_close(). */
