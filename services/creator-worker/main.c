@@ -1,16 +1,104 @@
-/* replay-creator-worker: Turns each queued item into a bundle or JSON export in the output filestore. */
+/* replay-creator-worker: turns each queued alert, submission or list item into a
+ * bundle or export file in the output filestore. `threads` workers per enabled
+ * input. */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "replay/app.h"
+#include "replay/filestore.h"
 #include "replay/log.h"
+#include "replay/service.h"
+#include "worker.h"
 
 static const struct replay_app_desc desc = {
     .program = "replay-creator-worker",
     .logger = REPLAY_LOGGER_CREATOR_WORKER,
-    .summary = "Turns each queued item into a bundle or JSON export in the output filestore.",
+    .summary = "Turns each queued alert, submission or list item into a bundle or export "
+               "file in the output filestore.",
     .section = "creator",
-    .not_yet = "creating bundles and exports (this build only loads its configuration and keeps its heartbeat)",
 };
+
+/* Upstream's thread names: "<Type> process thread #<i>". */
+static const char *const type_titles[REPLAY_INPUT_COUNT] = {
+    "Alert", "Submission", "Badlist", "Safelist", "Signature", "Workflow",
+};
+
+static struct cworker_slot *slots;
+
+static int read_env(unsigned *batch_size, unsigned *quiet_ms)
+{
+    struct replay_err err = {0};
+    unsigned quiet_s = 0;
+    if (replay_service_env_uint("REPLAY_BATCH_SIZE", 1000, 1, 100000, batch_size, &err) != 0 ||
+        replay_service_env_uint("REPLAY_EXPORT_QUIET_SECONDS", 5, 1, 3600, &quiet_s, &err) != 0) {
+        replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
+        return REPLAY_ECONFIG;
+    }
+    *quiet_ms = quiet_s * 1000u;
+    return 0;
+}
+
+static int check_dirs(const struct replay_config *cfg)
+{
+    struct replay_err err = {0};
+    if (replay_filestore_check_url(cfg->creator.output_filestore, &err) != 0 ||
+        cworker_work_prepare(cfg->creator.working_directory, &err) != 0) {
+        replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
+        return REPLAY_ECONFIG;
+    }
+    return 0;
+}
+
+static int add_slots(const struct replay_config *cfg, struct replay_supervisor *sup,
+                     unsigned batch_size, unsigned quiet_ms)
+{
+    size_t total = 0, n = 0;
+    for (int t = 0; t < REPLAY_INPUT_COUNT; t++)
+        total += cfg->creator.inputs[t].enabled ? (size_t)cfg->creator.inputs[t].threads : 0;
+    slots = calloc(total > 0 ? total : 1, sizeof(*slots));
+    if (slots == NULL)
+        return REPLAY_ENOMEM;
+    for (int t = 0; t < REPLAY_INPUT_COUNT; t++) {
+        const struct replay_input_config *in = &cfg->creator.inputs[t];
+        for (int i = 0; in->enabled && i < in->threads; i++, n++) {
+            char name[64];
+            struct replay_err err = {0};
+            slots[n] = (struct cworker_slot){cfg, (enum replay_input_type)t, (unsigned)i,
+                                             batch_size, quiet_ms};
+            snprintf(name, sizeof(name), "%s process thread #%d", type_titles[t], i);
+            int code = replay_supervisor_add(
+                sup, name,
+                t <= REPLAY_INPUT_SUBMISSION ? cworker_bundles_thread : cworker_batches_thread,
+                &slots[n], &err);
+            if (code != 0) {
+                replay_error("Cannot add thread %s: %s", name, err.msg);
+                return code;
+            }
+        }
+    }
+    if (n == 0) {
+        replay_info("There are no configured input, terminating");
+        replay_supervisor_stop(sup);
+    }
+    return 0;
+}
+
+static int setup(struct replay_app *app, void *arg)
+{
+    (void)arg;
+    const struct replay_config *cfg = replay_app_config(app);
+    unsigned batch_size = 0, quiet_ms = 0;
+    int code = read_env(&batch_size, &quiet_ms);
+    if (code == 0)
+        code = check_dirs(cfg);
+    if (code == 0)
+        code = add_slots(cfg, replay_app_supervisor(app), batch_size, quiet_ms);
+    return code;
+}
 
 int main(int argc, char **argv)
 {
-    return replay_app_main(&desc, argc, argv, NULL, NULL);
+    int code = replay_app_main(&desc, argc, argv, setup, NULL);
+    free(slots);
+    return code;
 }

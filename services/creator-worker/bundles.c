@@ -1,0 +1,225 @@
+/* creator-worker, alerts and submissions (upstream-behaviour.md §3.2).
+ *
+ * Per message: the bundle name (an id unsafe in a file name is rejected to the
+ * :bad list, never used in a path); if the output store already has it (a repeat,
+ * or "the first bundle wins"), nothing is downloaded; else the source's bundle is
+ * downloaded into a private file of the working directory and uploaded under its
+ * final name (the filestore writes it atomically); then the document is marked
+ * done, and only then is the message acknowledged. A document the source no longer
+ * has is logged, counted and acknowledged. Passing failures are retried with
+ * back-off, holding the message; a crash at any point delivers it again. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replay/alclient.h"
+#include "replay/backoff.h"
+#include "replay/filestore.h"
+#include "replay/log.h"
+#include "replay/names.h"
+#include "replay/queue.h"
+#include "replay/service.h"
+#include "worker.h"
+
+#define POP_WAIT_MS 5000
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 60000
+
+struct brun {
+    const struct cworker_slot *slot;
+    const char *index; /* "alert" or "submission" */
+    const struct replay_cancel *cancel;
+    struct replay_alclient *client;
+    struct replay_filestore *fs;
+    struct replay_queue *q;
+    struct replay_queue_consumer *consumer;
+    struct replay_backoff backoff;
+};
+
+/* The item in hand and the steps done on it. */
+struct job {
+    struct brun *r;
+    const char *id;
+    char name[REPLAY_NAMES_LEN];
+    char tmp[PATH_MAX];
+    int fd;
+    bool exists;
+    bool gone; /* the source no longer has the document */
+};
+
+static int step_exists(void *ctx, int *status, struct replay_err *err)
+{
+    struct job *j = ctx;
+    (void)status;
+    return replay_filestore_exists(j->r->fs, j->name, &j->exists, err);
+}
+
+static int step_download(void *ctx, int *status, struct replay_err *err)
+{
+    struct job *j = ctx;
+    if (lseek(j->fd, 0, SEEK_SET) != 0 || ftruncate(j->fd, 0) != 0)
+        return replay_err_sys(err, REPLAY_EIO, errno, "rewind %s", j->tmp);
+    int code = replay_alclient_bundle_download(j->r->client, j->id,
+                                               j->r->slot->type == REPLAY_INPUT_ALERT, j->fd,
+                                               NULL, err);
+    *status = replay_alclient_http_status(j->r->client);
+    return code;
+}
+
+static int step_upload(void *ctx, int *status, struct replay_err *err)
+{
+    struct job *j = ctx;
+    enum replay_filestore_outcome outcome;
+    (void)status;
+    int code = replay_filestore_upload(j->r->fs, j->tmp, j->name, &outcome, err);
+    if (code == 0 && outcome == REPLAY_FILESTORE_SKIPPED_EXISTS)
+        replay_info("%s appeared in the output store meanwhile: not uploaded again", j->name);
+    else if (code == 0 && outcome == REPLAY_FILESTORE_SKIPPED_READ_ONLY)
+        replay_warn("The output store is read-only: %s was not written", j->name);
+    return code;
+}
+
+static int step_done(void *ctx, int *status, struct replay_err *err)
+{
+    struct job *j = ctx;
+    int code = replay_alclient_set_complete(j->r->client, j->r->index, j->id, NULL, err);
+    *status = replay_alclient_http_status(j->r->client);
+    if (code == REPLAY_ENOTFOUND) { /* deleted since: the bundle is out, nothing to mark */
+        replay_info("The source no longer has %s %s: not marked done", j->r->index, j->id);
+        return 0;
+    }
+    return code;
+}
+
+/* Download into the working directory, then upload. */
+static int fetch_and_upload(struct job *j, struct replay_err *err)
+{
+    struct brun *r = j->r;
+    char what[REPLAY_NAMES_LEN + 32];
+    int code = cworker_work_tmpfile(r->slot->cfg->creator.working_directory, j->name, j->tmp,
+                                    sizeof(j->tmp), &j->fd, err);
+    if (code != 0)
+        return code;
+    snprintf(what, sizeof(what), "download %s", j->name);
+    code = replay_service_retry(&r->backoff, r->cancel, step_download, j, what, err);
+    if (code == REPLAY_ENOTFOUND) {
+        j->gone = true;
+        code = 0;
+    } else if (code == 0) {
+        snprintf(what, sizeof(what), "upload %s", j->name);
+        code = replay_service_retry(&r->backoff, r->cancel, step_upload, j, what, err);
+    }
+    close(j->fd);
+    unlink(j->tmp);
+    return code;
+}
+
+/* Everything for one message; 0 when its effect is durable (or it is moot). */
+static int bundle_item(struct job *j, struct replay_err *err)
+{
+    struct brun *r = j->r;
+    char what[REPLAY_NAMES_LEN + 32];
+    replay_info("Processing %s: %s", r->index, j->id);
+    snprintf(what, sizeof(what), "look for %s", j->name);
+    int code = replay_service_retry(&r->backoff, r->cancel, step_exists, j, what, err);
+    if (code == 0 && j->exists)
+        replay_info("%s is in the output store already: not bundled again", j->name);
+    else if (code == 0)
+        code = fetch_and_upload(j, err);
+    if (code == 0 && j->gone) {
+        replay_warn("The source no longer has %s %s (nothing to bundle): acknowledged",
+                    r->index, j->id);
+        return 0;
+    }
+    if (code == 0) {
+        snprintf(what, sizeof(what), "mark %s %s done", r->index, j->id);
+        code = replay_service_retry(&r->backoff, r->cancel, step_done, j, what, err);
+    }
+    return code;
+}
+
+/* Acknowledges, or rejects with the reason, or leaves the item held (shutdown). */
+static int settle(struct brun *r, struct replay_queue_item *item, int code,
+                  const struct replay_err *why)
+{
+    struct replay_err err = {0};
+    if (code == REPLAY_ECANCELED)
+        return code; /* held: the next start delivers it again */
+    if (code == 0)
+        code = replay_queue_ack(r->consumer, item, &err);
+    else {
+        replay_error("Giving up on %s %s: %s", r->index, replay_queue_item_id(item), why->msg);
+        code = replay_queue_reject(r->consumer, item, why->msg, &err);
+    }
+    if (code != 0 && code != REPLAY_ECANCELED)
+        replay_error("Cannot settle %s %s in the queue: %s", r->index,
+                     replay_queue_item_id(item), err.msg);
+    return code;
+}
+
+static int handle(struct brun *r, struct replay_queue_item *item)
+{
+    struct job j = {.r = r, .id = replay_queue_item_id(item), .fd = -1};
+    struct replay_err err = {0};
+    int code = replay_names_bundle(r->slot->type, j.id, j.name, sizeof(j.name), &err);
+    if (code == 0)
+        code = bundle_item(&j, &err);
+    return settle(r, item, code, &err);
+}
+
+static int bundles_loop(struct brun *r)
+{
+    int code = 0;
+    while (code == 0 && !replay_cancel_requested(r->cancel)) {
+        struct replay_queue_item *item = NULL;
+        struct replay_err err = {0};
+        code = replay_queue_pop(r->consumer, POP_WAIT_MS, &item, &err);
+        if (code == 0 && item != NULL) {
+            code = handle(r, item);
+            replay_queue_item_free(item);
+            replay_progress();
+        } else if (code != 0 && code != REPLAY_ECANCELED) {
+            replay_error("Cannot take the next %s from the queue: %s", r->index, err.msg);
+        }
+    }
+    return code;
+}
+
+static int open_all(struct brun *r, struct replay_err *err)
+{
+    const struct replay_config *cfg = r->slot->cfg;
+    char id[REPLAY_QUEUE_CONSUMER_ID_MAX + 1], component[48];
+    struct replay_filestore_opts fo = {.cancel = r->cancel};
+    snprintf(component, sizeof(component), "creator-worker-%s", r->index);
+    int code = replay_queue_consumer_id(component, r->slot->index, id, sizeof(id), err);
+    if (code == 0)
+        code = replay_service_client(&cfg->creator.client, r->cancel, &r->client, err);
+    if (code == 0)
+        code = replay_filestore_open(cfg->creator.output_filestore, &fo, &r->fs, err);
+    if (code == 0)
+        code = replay_service_redis(cfg, false, "queues", r->cancel, &r->q, err);
+    if (code == 0)
+        code = replay_queue_consumer_open(r->q, (enum replay_queue_type)r->slot->type, id,
+                                          &r->consumer, err);
+    return code;
+}
+
+int cworker_bundles_thread(void *arg, const struct replay_cancel *cancel)
+{
+    struct brun r = {.slot = arg, .cancel = cancel};
+    struct replay_err err = {0};
+    r.index = replay_input_name(r.slot->type);
+    replay_backoff_init(&r.backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+    int code = open_all(&r, &err);
+    if (code == 0)
+        code = bundles_loop(&r);
+    else if (code != REPLAY_ECANCELED)
+        replay_error("Cannot start the %s worker: %s", r.index, err.msg);
+    replay_queue_consumer_close(r.consumer);
+    replay_queue_close(r.q);
+    replay_filestore_close(r.fs);
+    replay_alclient_close(r.client);
+    return code == REPLAY_ECANCELED ? 0 : code;
+}
