@@ -1,26 +1,28 @@
 /* backoff: capped exponential back-off with equal jitter. */
 #include "replay/backoff.h"
 
-#include <time.h>
+#include <sys/random.h>
+#include <unistd.h>
 
-/* splitmix64: small, fast, and good enough to spread retries apart. */
-static uint64_t next_random(uint64_t *state)
+uint64_t replay_random_u64(void)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    /* xorshift64*: jitter and names only, no need for quality */
+    static _Thread_local uint64_t state;
+    while (state == 0) {
+        if (getrandom(&state, sizeof(state), GRND_NONBLOCK) != (ssize_t)sizeof(state))
+            state = replay_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&state;
+    }
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 2685821657736338717ULL;
 }
 
 void replay_backoff_init(struct replay_backoff *b, uint64_t min_ms, uint64_t max_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     b->min_ms = min_ms == 0 ? 1 : min_ms;
     b->max_ms = max_ms < b->min_ms ? b->min_ms : max_ms;
     b->step_ms = b->min_ms;
-    /* Time and the object's address: two threads starting together differ. */
-    b->rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)b;
     b->failures = 0;
 }
 
@@ -28,7 +30,7 @@ uint64_t replay_backoff_next_ms(struct replay_backoff *b)
 {
     uint64_t step = b->step_ms;
     uint64_t half = step / 2;
-    uint64_t delay = half + (step - half == 0 ? 0 : next_random(&b->rng) % (step - half + 1));
+    uint64_t delay = half + (step - half == 0 ? 0 : replay_random_u64() % (step - half + 1));
     b->step_ms = step > b->max_ms / 2 ? b->max_ms : step * 2;
     b->failures++;
     return delay;

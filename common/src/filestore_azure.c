@@ -31,6 +31,7 @@
 
 #define REPLAY__FS_WITH_CURL 1
 #include "filestore_int.h"
+#include "replay/backoff.h"
 #include "replay/log.h"
 #include "replay/redact.h"
 
@@ -496,7 +497,7 @@ static int put_blocks(struct replay_filestore *fs, int fd, uint64_t size, const 
                               (unsigned long long)size);
     unsigned n = (unsigned)((size + part - 1) / part);
     char prefix[17]; /* tells this upload's blocks from a concurrent one's */
-    snprintf(prefix, sizeof(prefix), "%016llx", (unsigned long long)replay__http_random());
+    snprintf(prefix, sizeof(prefix), "%016llx", (unsigned long long)replay_random_u64());
     int rc = 0;
     for (unsigned i = 0; rc == 0 && i < n; i++) {
         char id[64];

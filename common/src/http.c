@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "replay/atomicfile.h"
+#include "replay/backoff.h"
 #include "replay/log.h"
 #include "replay/redact.h"
 
@@ -559,35 +559,11 @@ int replay__http_perform(struct replay__http *h, struct replay__http_xfer *x, co
 
 /* ---- retries ---------------------------------------------------------------------------- */
 
-uint64_t replay__http_backoff_ms(unsigned retry, unsigned base_ms, unsigned cap_ms, uint64_t rnd)
-{
-    uint64_t d = base_ms;
-    for (unsigned i = 1; i < retry && d < cap_ms; i++)
-        d *= 2;
-    if (d > cap_ms)
-        d = cap_ms;
-    uint64_t half = d / 2;
-    return half + rnd % (d - half + 1);
-}
-
-uint64_t replay__http_random(void)
-{
-    /* xorshift64*: jitter only, no need for quality */
-    static _Thread_local uint64_t state;
-    while (state == 0) {
-        if (getrandom(&state, sizeof(state), GRND_NONBLOCK) != (ssize_t)sizeof(state))
-            state = replay_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&state;
-    }
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return state * 2685821657736338717ULL;
-}
-
 /* Waits before retry n; REPLAY_ECANCELED when the wait was cut short. */
-static int back_off(const struct replay__http_retry *p, unsigned n, const struct replay_err *last)
+static int back_off(const struct replay__http_retry *p, struct replay_backoff *b, unsigned n,
+                    const struct replay_err *last)
 {
-    uint64_t ms = replay__http_backoff_ms(n, p->base_ms, p->cap_ms, replay__http_random());
+    uint64_t ms = replay_backoff_next_ms(b);
     if (n <= 3 || n % 10 == 0)
         replay_warn("%s (%s); retry %u in %llu ms", last->msg, replay_err_name(last->code), n,
                     (unsigned long long)ms);
@@ -608,6 +584,8 @@ static int pass_on(struct replay_err *err, int code, const struct replay_err *la
 int replay__http_retry(const struct replay__http_retry *p, const char *what,
                        replay__http_attempt_fn fn, void *ctx, struct replay_err *err)
 {
+    struct replay_backoff b;
+    replay_backoff_init(&b, p->base_ms, p->cap_ms);
     for (unsigned n = 1;; n++) {
         if (replay_cancel_requested(p->cancel))
             return replay_err_set(err, REPLAY_ECANCELED, "%s: canceled by shutdown", what);
@@ -629,7 +607,7 @@ int replay__http_retry(const struct replay__http_retry *p, const char *what,
                      n == 1 ? "" : "s");
             return pass_on(err, rc, &last, suffix);
         }
-        if (back_off(p, n, &last) != 0)
+        if (back_off(p, &b, n, &last) != 0)
             return pass_on(err, REPLAY_ECANCELED, &last, "; canceled while waiting to retry");
     }
 }

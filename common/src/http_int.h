@@ -189,7 +189,8 @@ typedef int (*replay__http_attempt_fn)(void *ctx, unsigned attempt, bool *again,
                                        struct replay_err *err);
 
 /* Runs fn until it succeeds, fails for good, uses up max_attempts or is canceled.
- * Before retry n it waits replay__http_backoff_ms(n) (idle for the heartbeat,
+ * Before each retry it waits the next step of a replay_backoff from base_ms to
+ * cap_ms (backoff.h: doubling, the upper half jitter; idle for the heartbeat,
  * cut short by the cancel token: REPLAY_ECANCELED "...; canceled while waiting
  * to retry") and logs a warning "<message> (<CODE>); retry n in <ms> ms" for the
  * first three retries and every tenth. A success after retries is logged at
@@ -198,12 +199,5 @@ REPLAY_MUST_CHECK int replay__http_retry(const struct replay__http_retry *p, con
                                          replay__http_attempt_fn fn, void *ctx,
                                          struct replay_err *err);
 
-/* Back-off before retry `retry` (1 for the first): base·2^(retry-1) capped at
- * cap_ms, of which the upper half is jitter drawn from `rnd`: the result lies
- * in [d/2, d]. */
-uint64_t replay__http_backoff_ms(unsigned retry, unsigned base_ms, unsigned cap_ms,
-                                 uint64_t rnd);
-/* The jitter generator: per thread, seeded from the kernel. */
-uint64_t replay__http_random(void);
 
 #endif

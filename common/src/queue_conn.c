@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "queue_int.h"
+#include "replay/backoff.h"
+#include "replay/backoff.h"
 #include "replay/lifecycle.h"
 #include "replay/log.h"
 #include "replay/redact.h"
@@ -472,25 +474,17 @@ static void q_outage_end(struct replay_queue *q)
     q->outage_tries = 0;
 }
 
-/* Half the delay plus a random part of the other half (xorshift; no shared state). */
-static uint64_t q_jitter(struct replay_queue *q, uint64_t delay)
-{
-    q->rng ^= q->rng << 13;
-    q->rng ^= q->rng >> 17;
-    q->rng ^= q->rng << 5;
-    return delay / 2 + (delay > 1 ? q->rng % (delay / 2 + 1) : 0);
-}
-
 /* Runs the n commands (one round trip) until they succeed, fail for good, are
  * canceled, or give up; the replies in out[0..n). */
 int replay__q_exec_n(struct replay_queue *q, struct replay__q_cmd *cmds, size_t n, unsigned flags,
                      redisReply **out, struct replay_err *err)
 {
-    uint64_t delay = q->opt.backoff_min_ms;
+    struct replay_backoff b;
     char why[256] = "";
     const struct replay__q_cmd *c = &cmds[n - 1];
     for (size_t i = 0; i < n; i++)
         out[i] = NULL;
+    replay_backoff_init(&b, q->opt.backoff_min_ms, q->opt.backoff_max_ms);
     for (;;) {
         if (!(flags & REPLAY__Q_ONCE) && replay_cancel_requested(q->opt.cancel))
             return replay_err_set(err, REPLAY_ECANCELED, "%s on Redis at %s: canceled by "
@@ -506,8 +500,8 @@ int replay__q_exec_n(struct replay_queue *q, struct replay__q_cmd *cmds, size_t 
         if ((flags & REPLAY__Q_ONCE) || (q->opt.give_up_ms != 0 && down >= q->opt.give_up_ms))
             return replay_err_set(err, REPLAY_ECONN, "%s: no connection to Redis at %s for "
                                   "%" PRIu64 " ms: %s", c->what, q->safe_url, down, why);
-        (void)replay_cancel_sleep_ms(q->opt.cancel, q_jitter(q, delay), true);
-        delay = delay * 2 > q->opt.backoff_max_ms ? q->opt.backoff_max_ms : delay * 2;
+        if (replay_backoff_wait(&b, q->opt.cancel) != 0)
+            continue; /* canceled: the check at the top of the loop ends it */
     }
 }
 
@@ -584,7 +578,6 @@ int replay_queue_open(const struct replay_queue_options *opt, struct replay_queu
     q->opt.url = NULL;
     q->opt.role = NULL;
     apply_defaults(&q->opt);
-    q->rng = (uint32_t)(replay_now_ms() ^ ((uintptr_t)q >> 4) ^ ((uint32_t)getpid() << 16)) | 1u;
     struct replay__q_cmd c;
     replay__q_cmd_init(&c, "PING", -1);
     replay__q_arg(&c, "PING");

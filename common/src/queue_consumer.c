@@ -14,6 +14,7 @@
 
 #include "pyjson_int.h"
 #include "queue_int.h"
+#include "replay/backoff.h"
 #include "replay/lifecycle.h"
 #include "replay/log.h"
 
@@ -222,7 +223,7 @@ int replay_queue_consumer_open(struct replay_queue *q, enum replay_queue_type t,
     c->q = q;
     c->type = t;
     snprintf(c->id, sizeof(c->id), "%s", id);
-    c->session = (uint32_t)(replay_now_ms() * 2654435761u) ^ q->rng ^ (uint32_t)getpid();
+    c->session = (uint32_t)(replay_now_ms() * 2654435761u) ^ (uint32_t)replay_random_u64() ^ (uint32_t)getpid();
     c->hint = -1;
     consumer_keys(c);
     int rc = return_own(c, err);

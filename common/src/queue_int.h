@@ -73,7 +73,6 @@ struct replay_queue {
     char sha[REPLAY__QS_COUNT][41];
     uint64_t outage_since; /* replay_now_ms() of this connection's outage start, or 0 */
     unsigned outage_tries;
-    uint32_t rng;
 };
 
 /* One command. argv and len point at the caller's buffers until it has run. */

@@ -106,31 +106,6 @@ static void test_http_classify_maps_each_curl_failure_to_one_code(void **state)
     }
 }
 
-static void test_http_backoff_grows_is_capped_and_jittered(void **state)
-{
-    (void)state;
-    /* lowest and highest jitter */
-    assert_int_equal(replay__http_backoff_ms(1, 250, 8000, 0), 125);
-    assert_int_equal(replay__http_backoff_ms(1, 250, 8000, 125), 250);
-    assert_int_equal(replay__http_backoff_ms(2, 250, 8000, 0), 250);
-    assert_int_equal(replay__http_backoff_ms(3, 250, 8000, 500), 1000);
-    assert_int_equal(replay__http_backoff_ms(6, 250, 8000, 4000), 8000);
-    assert_int_equal(replay__http_backoff_ms(7, 250, 8000, 4000), 8000);
-    assert_int_equal(replay__http_backoff_ms(4000000000u, 250, 8000, 0), 4000);
-    for (uint64_t r = 0; r < 5000; r += 7) {
-        uint64_t d = replay__http_backoff_ms(30, 250, 8000, r * 2654435761u);
-        assert_true(d >= 4000 && d <= 8000);
-    }
-    assert_int_equal(replay__http_backoff_ms(1, 1, 1, 99), 1);
-}
-
-static void test_http_random_varies(void **state)
-{
-    (void)state;
-    uint64_t a = replay__http_random(), b = replay__http_random(), c = replay__http_random();
-    assert_false(a == b && b == c);
-}
-
 /* A scripted attempt: fails with script[n-1] (0 = success); `again` says
  * whether the failure is worth another attempt. */
 struct script {
@@ -523,8 +498,6 @@ int main(void)
         cmocka_unit_test(test_http_buf_refuses_past_its_cap_and_keeps_content),
         cmocka_unit_test(test_http_buf_add_some_keeps_a_prefix_and_marks_the_cut),
         cmocka_unit_test(test_http_classify_maps_each_curl_failure_to_one_code),
-        cmocka_unit_test(test_http_backoff_grows_is_capped_and_jittered),
-        cmocka_unit_test(test_http_random_varies),
         cmocka_unit_test(test_http_retry_repeats_what_the_attempt_says_is_worth_it),
         cmocka_unit_test(test_http_retry_stops_at_a_final_failure_with_its_message),
         cmocka_unit_test(test_http_retry_gives_up_after_max_attempts_and_says_so),

@@ -10,8 +10,13 @@
  * (REPLAY_ECANCELED) and count as idle for the heartbeat (a thread waiting for a
  * server to come back is healthy).
  *
- * A struct replay_backoff is plain data owned by one thread; each has its own
- * random state, so no lock is shared. Different objects are independent.
+ * It is the one back-off of the library: the HTTP transport's retries, the
+ * Redis reconnections and the services' pauses all use it. Its random numbers
+ * come from one generator per thread (seeded from the kernel), which
+ * replay_random_u64() also gives to whoever needs a random name.
+ *
+ * A struct replay_backoff is plain data owned by one thread. Thread-safe: no
+ * state is shared between threads.
  */
 #ifndef REPLAY_BACKOFF_H
 #define REPLAY_BACKOFF_H
@@ -25,12 +30,10 @@ struct replay_backoff {
     uint64_t min_ms;  /* first step */
     uint64_t max_ms;  /* cap of a step */
     uint64_t step_ms; /* current step, before jitter */
-    uint64_t rng;     /* random state */
     unsigned failures; /* waits since the last reset */
 };
 
-/* Sets the bounds (min_ms 0 counts as 1; max_ms below min_ms counts as min_ms)
- * and seeds the random state. */
+/* Sets the bounds (min_ms 0 counts as 1; max_ms below min_ms counts as min_ms). */
 void replay_backoff_init(struct replay_backoff *b, uint64_t min_ms, uint64_t max_ms);
 
 /* The delay of the next wait, in [step/2, step], and doubles the step (capped). */
@@ -42,5 +45,9 @@ REPLAY_MUST_CHECK int replay_backoff_wait(struct replay_backoff *b,
 
 /* After a success: the next wait starts from min_ms again. */
 void replay_backoff_reset(struct replay_backoff *b);
+
+/* A random 64-bit number from the calling thread's generator (xorshift64*,
+ * seeded from getrandom()): for jitter and random names, not for secrets. */
+uint64_t replay_random_u64(void);
 
 #endif
