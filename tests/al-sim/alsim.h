@@ -30,6 +30,7 @@
 
 #include "query.h"
 #include "queue.h"
+#include "sort.h"
 #include "store.h"
 
 #define ALSIM_VERSION_DEFAULT "4.6.0.dev0"
@@ -258,11 +259,6 @@ bool alsim_is_date_field(enum alsim_coll c, const char *field);
 /* Parses a query for collection c at r->now_ms. NULL with err on failure. */
 struct alsim_query *alsim_parse_for(struct alsim_req *r, enum alsim_coll c, const char *q,
                                     char err[512]);
-/* Sorts items by an Assemblyline sort string ("f asc, g desc"); -1 with err on a
- * bad sort. The id breaks ties. */
-int alsim_sort_items(struct alsim_item *items, size_t n, enum alsim_coll c, const char *sort,
-                     char err[512]);
-const char *alsim_default_sort(enum alsim_coll c);
 
 /* Classification (classification.c): Assemblyline's default TLP levels. */
 /* Normalises `text` into out (long form); -1 if unknown (err set as upstream). */

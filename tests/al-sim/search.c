@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "docpath.h"
+#include "fields.h"
+#include "sort.h"
 #include "simtime.h"
 #include "simutil.h"
 
@@ -15,30 +17,12 @@
 #define SNAPSHOT_TTL_MS (5 * 60 * 1000)
 #define RESULT_WINDOW 10000
 #define TOTAL_CAP 10000
-#define MAX_SORT_KEYS 8
 
 /* ---------- field types and defaults ---------- */
 
-/* Date fields of the Assemblyline models al-sim stores (ES `date` mappings). */
-static const char *const DATE_FIELDS[ALSIM_COLL_COUNT][8] = {
-    [ALSIM_ALERT] = {"ts", "reporting_ts", "expiry_ts", "events.ts", NULL},
-    [ALSIM_SUBMISSION] = {"times.submitted", "times.completed", "expiry_ts", "archive_ts", NULL},
-    [ALSIM_BADLIST] = {"added", "updated", "expiry_ts", NULL},
-    [ALSIM_SAFELIST] = {"added", "updated", "expiry_ts", NULL},
-    [ALSIM_SIGNATURE] = {"last_modified", "state_change_date", NULL},
-    [ALSIM_WORKFLOW] = {"creation_date", "last_edit", "last_seen", "first_seen", NULL},
-    [ALSIM_FILE] = {"seen.first", "seen.last", "expiry_ts", "archive_ts", NULL},
-    [ALSIM_RESULT] = {"created", "expiry_ts", "archive_ts", NULL},
-    [ALSIM_EMPTYRESULT] = {"expiry_ts", NULL},
-    [ALSIM_ERROR] = {"created", "expiry_ts", "archive_ts", NULL},
-};
-
 bool alsim_is_date_field(enum alsim_coll c, const char *field)
 {
-    for (int i = 0; (unsigned)c < ALSIM_COLL_COUNT && DATE_FIELDS[c][i] != NULL; i++)
-        if (strcmp(field, DATE_FIELDS[c][i]) == 0)
-            return true;
-    return false;
+    return alsim_field_type(c, field, NULL) == ALSIM_F_DATE;
 }
 
 static bool is_date_cb(const char *field, void *ud)
@@ -58,22 +42,6 @@ struct alsim_query *alsim_parse_for(struct alsim_req *r, enum alsim_coll c, cons
     return pq;
 }
 
-const char *alsim_default_sort(enum alsim_coll c)
-{
-    switch (c) {
-    case ALSIM_ALERT: return "reporting_ts desc";
-    case ALSIM_SUBMISSION: return "times.submitted desc";
-    case ALSIM_BADLIST:
-    case ALSIM_SAFELIST: return "added desc";
-    case ALSIM_SIGNATURE: return "type asc";
-    case ALSIM_WORKFLOW: return "last_seen desc";
-    case ALSIM_FILE: return "seen.last desc";
-    case ALSIM_RESULT:
-    case ALSIM_ERROR: return "created desc";
-    default: return "id asc";
-    }
-}
-
 /* Top-level fields the models do not store: left out when no `fl` is given. */
 static const char *const NOT_STORED[ALSIM_COLL_COUNT][12] = {
     [ALSIM_ALERT] = {"metadata", "expiry_ts", "al", "attack", "heuristic", "verdict", "events",
@@ -84,156 +52,6 @@ static const char *const NOT_STORED[ALSIM_COLL_COUNT][12] = {
     [ALSIM_SAFELIST] = {"file", "sources", NULL},
     [ALSIM_SIGNATURE] = {"data", "order", "state_change_date", "state_change_user", NULL},
 };
-
-/* ---------- sorting ---------- */
-
-struct sort_key {
-    char field[256];
-    bool desc;
-    bool date;
-};
-
-struct sortval {
-    bool missing;
-    int type; /* 0 bool, 1 number, 2 string */
-    double num;
-    const char *str;
-};
-
-struct pick {
-    const struct sort_key *key;
-    struct sortval best;
-};
-
-static int cmp_vals(const struct sortval *a, const struct sortval *b)
-{
-    if (a->type != b->type)
-        return a->type < b->type ? -1 : 1;
-    if (a->type == 2) {
-        int c = strcmp(a->str, b->str);
-        return c < 0 ? -1 : c > 0;
-    }
-    return a->num < b->num ? -1 : a->num > b->num;
-}
-
-static bool pick_visit(const json_t *v, void *ud)
-{
-    struct pick *p = ud;
-    struct sortval sv = {0};
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        int64_t ms = 0;
-        if (p->key->date && alsim_parse_date(s, strlen(s), &ms) == 0) {
-            sv.type = 1;
-            sv.num = (double)ms;
-        } else {
-            sv.type = 2;
-            sv.str = s;
-        }
-    } else if (json_is_number(v)) {
-        sv.type = 1;
-        sv.num = json_number_value(v);
-    } else if (json_is_boolean(v)) {
-        sv.num = json_is_true(v);
-    } else {
-        return false;
-    }
-    /* arrays sort by their smallest value ascending, largest descending (ES) */
-    if (p->best.missing || (p->key->desc ? cmp_vals(&sv, &p->best) > 0 : cmp_vals(&sv, &p->best) < 0))
-        p->best = sv;
-    return false;
-}
-
-struct sort_row {
-    struct alsim_item item;
-    struct sortval v[MAX_SORT_KEYS];
-};
-
-struct sort_ctx {
-    const struct sort_key *keys;
-    int nkeys;
-};
-
-static int cmp_rows(const void *pa, const void *pb, void *ud)
-{
-    const struct sort_row *a = pa, *b = pb;
-    const struct sort_ctx *c = ud;
-    for (int k = 0; k < c->nkeys; k++) {
-        const struct sortval *x = &a->v[k], *y = &b->v[k];
-        if (x->missing || y->missing) { /* missing values last, whatever the order */
-            if (x->missing != y->missing)
-                return x->missing ? 1 : -1;
-            continue;
-        }
-        int r = cmp_vals(x, y);
-        if (r != 0)
-            return c->keys[k].desc ? -r : r;
-    }
-    return strcmp(a->item.id, b->item.id);
-}
-
-static int parse_sort(const char *sort, enum alsim_coll coll, struct sort_key *keys, int *n,
-                      char err[512])
-{
-    *n = 0;
-    const char *p = sort;
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-        char part[300];
-        snprintf(part, sizeof(part), "%.*s", (int)(len < 299 ? len : 299), p);
-        char field[256] = "", dir[32] = "", extra[8] = "";
-        int got = sscanf(part, " %255s %31s %7s", field, dir, extra);
-        if (got < 1 || got > 2 || *n >= MAX_SORT_KEYS ||
-            (got == 2 && strcasecmp(dir, "asc") != 0 && strcasecmp(dir, "desc") != 0)) {
-            snprintf(err, 512, "Unknown sort parameter %s", part);
-            return -1;
-        }
-        struct sort_key *k = &keys[(*n)++];
-        snprintf(k->field, sizeof(k->field), "%s", field);
-        k->desc = got == 2 && strcasecmp(dir, "desc") == 0;
-        k->date = alsim_is_date_field(coll, field);
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
-
-static void row_values(struct sort_row *row, const struct sort_key *keys, int n)
-{
-    for (int k = 0; k < n; k++) {
-        struct pick p = {.key = &keys[k], .best = {.missing = true}};
-        if (strcmp(keys[k].field, "id") == 0 && json_object_get(row->item.doc, "id") == NULL)
-            p.best = (struct sortval){.type = 2, .str = row->item.id};
-        else
-            alsim_path_visit(row->item.doc, keys[k].field, pick_visit, &p);
-        row->v[k] = p.best;
-    }
-}
-
-int alsim_sort_items(struct alsim_item *items, size_t n, enum alsim_coll c, const char *sort,
-                     char err[512])
-{
-    struct sort_key keys[MAX_SORT_KEYS];
-    int nkeys = 0;
-    if (parse_sort(sort != NULL ? sort : alsim_default_sort(c), c, keys, &nkeys, err) != 0)
-        return -1;
-    if (n < 2)
-        return 0;
-    struct sort_row *rows = calloc(n, sizeof(*rows));
-    if (rows == NULL) {
-        snprintf(err, 512, "out of memory sorting %zu items", n);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        rows[i].item = items[i];
-        row_values(&rows[i], keys, nkeys);
-    }
-    struct sort_ctx ctx = {keys, nkeys};
-    qsort_r(rows, n, sizeof(*rows), cmp_rows, &ctx);
-    for (size_t i = 0; i < n; i++)
-        items[i] = rows[i].item;
-    free(rows);
-    return 0;
-}
 
 /* ---------- deep paging snapshots ---------- */
 
@@ -349,7 +167,7 @@ struct search {
     const char *query;
     json_t *filters;       /* array of strings */
     long long offset, rows;
-    const char *sort;
+    struct alsim_sort sort;
     const char *fl;
     const char *deep;      /* deep_paging_id */
     int track;             /* -1 absent, 0 false, 1 true, 2 integer */
@@ -515,7 +333,7 @@ static void run_deep(struct alsim_req *r, struct search *s, struct alsim_resp *o
         struct alsim_item *all = NULL;
         size_t total = 0;
         if (alsim_store_items(r->sim->store, s->coll, all_match, s, &all, &total) != 0 ||
-            alsim_sort_items(all, total, s->coll, s->sort, err) != 0) {
+            alsim_sort_items(all, total, s->coll, &s->sort, err) != 0) {
             alsim_items_free(all, total);
             alsim_reply(out, 400, NULL, "SearchException: %s", err);
             return;
@@ -560,7 +378,7 @@ static void run_plain(struct alsim_req *r, struct search *s, struct alsim_resp *
         return;
     }
     if (alsim_store_items(r->sim->store, s->coll, all_match, s, &all, &total) != 0 ||
-        alsim_sort_items(all, total, s->coll, s->sort, err) != 0) {
+        alsim_sort_items(all, total, s->coll, &s->sort, err) != 0) {
         alsim_items_free(all, total);
         alsim_reply(out, 400, NULL, "SearchException: %s", err);
         return;
@@ -656,6 +474,42 @@ static bool track_param(const json_t *v, struct search *s)
     return false;
 }
 
+/* The sort parameter as the datastore takes it: absent means the index's default;
+ * a string or a list of strings is parsed; a number or a boolean makes the
+ * datastore raise (500). False after an error answer. */
+static bool sort_param(const json_t *v, struct search *s, struct alsim_resp *out)
+{
+    char err[ALSIM_SORT_ERR_LEN];
+    int rc = 0;
+    if (v == NULL || json_is_null(v)) {
+        rc = alsim_sort_parse(alsim_default_sort(s->coll), &s->sort, err);
+    } else if (json_is_string(v)) {
+        rc = alsim_sort_parse(json_string_value(v), &s->sort, err);
+    } else if (json_is_array(v)) {
+        const char *parts[ALSIM_SORT_MAX_KEYS];
+        size_t n = json_array_size(v);
+        bool strings = n <= ALSIM_SORT_MAX_KEYS;
+        for (size_t i = 0; strings && i < n; i++)
+            strings = (parts[i] = json_string_value(json_array_get(v, i))) != NULL;
+        if (strings) {
+            rc = alsim_sort_parse_list(parts, n, &s->sort, err);
+        } else {
+            snprintf(err, sizeof(err), "al-sim takes a sort as a string or a list of at most "
+                     "%d strings", ALSIM_SORT_MAX_KEYS);
+            rc = -1;
+        }
+    } else if (!json_is_object(v)) {
+        alsim_reply_500(out); /* "," in <int> raises a TypeError */
+        return false;
+    } else {
+        snprintf(err, sizeof(err), "al-sim does not take a sort given as an object");
+        rc = -1;
+    }
+    if (rc != 0)
+        alsim_reply(out, 400, NULL, "SearchException: %s", err);
+    return rc == 0;
+}
+
 /* Fills s from the parameters; false after an error answer. */
 static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct alsim_resp *out)
 {
@@ -678,6 +532,8 @@ static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct
                                                                             : json_array();
     s->offset = 0;
     s->rows = 25;
+    if (!sort_param(json_object_get(p, "sort"), s, out))
+        return false;
     const char *bad = NULL;
     if (s->query == NULL)
         bad = "[query] must be a string";
@@ -693,7 +549,6 @@ static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct
         alsim_reply(out, 400, NULL, "SearchException: %s", bad);
         return false;
     }
-    s->sort = json_string_value(json_object_get(p, "sort"));
     s->fl = json_string_value(json_object_get(p, "fl"));
     s->deep = json_string_value(json_object_get(p, "deep_paging_id"));
     (void)r;
@@ -747,7 +602,8 @@ void alsim_h_search(struct alsim_req *r, struct alsim_resp *out)
     bool archive = archive_flag(p, "use_archive") || archive_flag(p, "archive_only");
     if (archive && !(r->roles & ROLE(R_ARCHIVE_VIEW)))
         alsim_reply(out, 403, json_object(), "User is not allowed to view the archive");
-    else if (read_params(r, p, &s, out) && !compile(r, &s, err))
+    else if (read_params(r, p, &s, out) &&
+             (!compile(r, &s, err) || alsim_sort_check(&s.sort, s.coll, err) != 0))
         alsim_reply(out, 400, NULL, "SearchException: %s", err);
     else if (out->status == 0 && s.deep != NULL)
         run_deep(r, &s, out);
@@ -755,6 +611,7 @@ void alsim_h_search(struct alsim_req *r, struct alsim_resp *out)
         run_plain(r, &s, out);
     for (size_t i = 0; i < s.nq; i++)
         alsim_query_free(s.qs[i]);
+    alsim_sort_free(&s.sort);
     json_decref(s.filters);
     json_decref(p);
 }

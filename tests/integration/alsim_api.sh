@@ -79,6 +79,12 @@ assert_eq true "$(jq '[.api_response.items[].added] | . == sort' <<<"$body")"
 alsim_call src POST /api/v4/search/badlist/ -d '{"query": "*", "rows": 5, "fl": "added"}'
 assert_eq true "$(jq '[.api_response.items[].added] | . == (sort | reverse)' <<<"$body")" \
   "default sort of badlist is added desc"
+alsim_call src POST /api/v4/search/badlist/ -d '{"query": "*", "rows": 250, "fl": "type,added",
+  "sort": "type desc, added asc"}'
+alsim_expect 200 ""
+assert_eq true "$(jq '[.api_response.items[] | [.type, .added]] |
+  . == (group_by(.[0]) | reverse | map(sort_by(.[1])) | add)' <<<"$body")" \
+  "a two-field sort: type desc, then added asc"
 alsim_call src POST /api/v4/search/signature/ -d '{"query": "*", "fl": "*,id"}'
 assert_eq 3 "$(jq '.api_response.total' <<<"$body")"
 jq -e '.api_response.items[0] | has("id") and has("data")' <<<"$body" >/dev/null || fail "fl=*,id"

@@ -118,6 +118,32 @@ alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "offset": -1}'
 assert_eq 400 "$status"
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "reporting_ts sideways"}'
 alsim_expect 400 "SearchException: Unknown sort parameter reporting_ts sideways"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "reporting_ts ASC"}'
+alsim_expect 400 "SearchException: Unknown sort parameter reporting_ts ASC"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "ts desc, reporting_ts  asc"}'
+alsim_expect 400 "SearchException: Unknown sort parameter reporting_ts  asc"
+malformed="SearchException: malformed sort format, within the sort array, an object, or an actual string are allowed"
+for sort in reporting_ts "" "reporting_ts asc,"; do
+  alsim_call bad POST /api/v4/search/alert/ -d "{\"query\": \"*\", \"sort\": \"$sort\"}"
+  alsim_expect 400 "$malformed"
+done
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "reporting_ts asc, nosuch desc"}'
+alsim_expect 400 "SearchException: No mapping found for [nosuch] in order to sort on"
+alsim_call bad POST /api/v4/search/submission/ -d '{"query": "*", "sort": "times asc"}'
+alsim_expect 400 "SearchException: No mapping found for [times] in order to sort on"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "metadata asc"}'
+alsim_expect 400 "SearchException: No mapping found for [metadata] in order to sort on"
+alsim_call bad POST /api/v4/search/signature/ -d '{"query": "*", "sort": "data asc"}'
+assert_eq 400 "$status" "a text field"
+assert_contains "$(jq -r .api_error_message <<<"$body")" "SearchException: Text fields are not optimised"
+alsim_call bad GET "/api/v4/search/alert/?query=*&sort=reporting_ts%20Desc"
+alsim_expect 400 "SearchException: Unknown sort parameter reporting_ts Desc"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": 5}'
+alsim_expect 500 "Internal Server Error"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": ["reporting_ts asc", " ts desc"]}'
+alsim_expect 400 "SearchException: Unknown sort parameter  ts desc"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "reporting_ts asc, metadata.replay desc, _id asc"}'
+alsim_expect 200 ""
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "offset": 9990, "rows": 11}'
 assert_eq 400 "$status"
 assert_contains "$(jq -r .api_error_message <<<"$body")" "Result window is too large"
