@@ -526,6 +526,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (counted)
         atomic_fetch_add(&r->sim->inflight, 1);
     dispatch(r, &out);
+    alsim_quota_leave(r); /* upstream ends the quota when the answer is made, not sent */
     if (counted)
         atomic_fetch_sub(&r->sim->inflight, 1);
     if (out.drop) {

@@ -192,20 +192,22 @@ assert_eq null "$(jq -c .api_response <<<"$body")" "an empty queue answers null,
 [ $((SECONDS - start)) -le 5 ] || fail "the 1 s long poll took $((SECONDS - start)) s"
 
 note "long polls run concurrently and are woken by puts"
-start_alsim --name lp --long-poll 20
+# 9 of them: they hold 9 of the user's 10 quota slots, the puts take the last one
+start_alsim --name lp --long-poll 60
 pollers=()
-for i in $(seq 1 30); do
-  alsim_curl lp /api/v4/replay/queue/workflow/ -m 30 >"$T/poll.$i" &
+for i in $(seq 1 9); do
+  alsim_curl lp /api/v4/replay/queue/workflow/ -m 120 >"$T/poll.$i" &
   pollers+=($!)
 done
-waiting() { [ "$(curl -s "$ALSIM_LP_URL/_sim/stats" | jq .inflight)" = 30 ]; }
-wait_until 15 waiting || fail "30 long polls are not all waiting"
-for i in $(seq 1 30); do
-  alsim_curl lp /api/v4/replay/queue/workflow/ -X PUT -d "{\"id\": \"w$i\"}" >/dev/null
+waiting() { [ "$(curl -s "$ALSIM_LP_URL/_sim/stats" | jq .inflight)" = 9 ]; }
+wait_until 60 waiting || fail "9 long polls are not all waiting"
+for i in $(seq 1 9); do
+  alsim_call lp PUT /api/v4/replay/queue/workflow/ -d "{\"id\": \"w$i\"}"
+  alsim_expect 200 ""
 done
 wait "${pollers[@]}"
 got=$(cat "$T"/poll.* | jq -r '.api_response.id // empty' | sort -u | wc -l | tr -d ' ')
-assert_eq 30 "$got" "each of 30 waiting long polls got its own message"
+assert_eq 9 "$got" "each of 9 waiting long polls got its own message"
 assert_eq 0 "$(curl -s "$ALSIM_LP_URL/_sim/queue/workflow" | jq .length)"
 
 note "checkpoints"

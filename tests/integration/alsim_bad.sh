@@ -266,24 +266,64 @@ wait "${pids[@]}"
 alive "garbage"
 
 note "read-only, replay disabled, quota"
-start_alsim --name ro --read-only --no-replay --api-quota 1
+start_alsim --name ro --read-only --no-replay
 alsim_call ro POST /api/v4/bundle/ --data-binary "@$T/ok.tgz"
 alsim_expect 403 "Access Denied (/api/v4/bundle/) [API not allowed in read-only mode]"
 alsim_call ro PUT /api/v4/badlist/ -d '{}'
 assert_eq 403 "$status"
 alsim_call ro GET /api/v4/replay/queue/alert/
 alsim_expect 404 "Api does not exist (/api/v4/replay/queue/alert/)"
-curl -s -o /dev/null -H "X-USER: admin" -H "X-APIKEY: devkey:devpass" -H 'Content-Type: application/json' \
-  -d '{"query": "*"}' "$ALSIM_RO_URL/api/v4/search/alert/"
-start_alsim --name quota --api-quota 1 --long-poll 3
-alsim_curl quota /api/v4/replay/queue/alert/ -m 10 >"$T/held" &
-holder=$!
-sleep 0.5
+alsim_call ro POST /api/v4/search/alert/ -d '{"query": "*"}'
+alsim_expect 200 "" # reading is allowed
+
+note "quota: 10 concurrent calls by default, as upstream; a long poll holds its slot"
+start_alsim --name quota --long-poll 60
+slots() { curl -s "$ALSIM_QUOTA_URL/_sim/stats" | jq .quota.admin; }
+holders=()
+for i in $(seq 1 10); do
+  alsim_curl quota /api/v4/replay/queue/alert/ -m 120 -o "$T/held.$i" & holders+=($!)
+done
+held() { [ "$(slots)" = 10 ]; }
+wait_until 60 held || fail "10 waiting long polls hold $(slots) quota slots, not 10"
 alsim_call quota GET /api/
-alsim_expect 503 "You've exceeded your maximum concurrent API calls quota of 1"
-wait "$holder"
+alsim_expect 503 "You've exceeded your maximum concurrent API calls quota of 10"
+assert_eq '""' "$(jq -c .api_response <<<"$body")"
+assert_eq 9 "$(slots)" "upstream's 503 ends a slot too (the tracker pops the oldest)"
 alsim_call quota GET /api/
+alsim_expect 200 "" # so the next call gets in
+for i in $(seq 1 10); do
+  alsim_call quota PUT /api/v4/replay/queue/alert/ -d "{\"alert_id\": \"a$i\", \"reporting_ts\": \"t\"}"
+  alsim_expect 200 ""
+done
+wait "${holders[@]}"
+assert_eq 10 "$(cat "$T"/held.* | jq -r .api_response.alert_id | sort -u | wc -l | tr -d ' ')" \
+  "every long poll got a message"
+assert_eq 0 "$(slots)" "every slot ended"
+
+note "quota: a slot ends when the answer is made, not when its body is sent"
+start_alsim --name q1 --api-quota 1 --fault 'kind=stall-body,ms=600000,path=/api/v4/bundle/'
+qsid=$(alsim_seed q1 rng_seed=5 submissions=1 files=1 file_size=20000 alerts=0 | jq -r '.submissions[0]')
+alsim_curl q1 "/api/v4/bundle/$qsid/" -o "$T/stalled.bundle" -m 600 &
+stalled=$!
+wait_until 60 test -s "$T/stalled.bundle" || fail "the stalled download did not start"
+alsim_call q1 GET /api/
+alsim_expect 200 "" # while half the bundle waits to be sent
+pid_alive "$stalled" || fail "the stalled download ended"
+kill "$stalled"
+wait "$stalled" || true
+
+note "quota: --api-quota 0 is unlimited"
+start_alsim --name noquota --api-quota 0 --long-poll 60
+holders=()
+for i in $(seq 1 12); do
+  alsim_curl noquota /api/v4/replay/queue/file/ -m 120 -o /dev/null & holders+=($!)
+done
+waiting12() { [ "$(curl -s "$ALSIM_NOQUOTA_URL/_sim/stats" | jq .inflight)" = 12 ]; }
+wait_until 60 waiting12 || fail "12 long polls are not all waiting"
+alsim_call noquota GET /api/
 alsim_expect 200 ""
+stop_alsim noquota # ends the long polls at once
+wait "${holders[@]}" || true
 alive "the end"
 pid_alive "$ALSIM_BAD_PID" || fail "al-sim is gone"
 alsim_finish
