@@ -103,11 +103,12 @@ struct alsim {
     struct alsim_faults *faults;
     struct alsim_snapshots *snaps;
     struct alsim_reqlog *reqlog;
-    pthread_mutex_t mu;       /* quota slots, stop waits */
+    pthread_mutex_t mu;       /* quota slots, stop waits, live requests */
     pthread_cond_t stop_cv;
     pthread_mutex_t import_mu;
     atomic_bool stopping;
     atomic_int inflight;      /* requests being handled (for /_sim/stats) */
+    int live;                 /* requests not completed yet (answer unsent), under mu */
     int port;
 };
 

@@ -84,6 +84,8 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 note "stopped in ${ms} ms"
 [ "$ms" -lt 5000 ] || fail "SIGTERM took ${ms} ms with long polls waiting"
 wait "${pids[@]}" || true
+assert_eq 10 "$(cat "$T"/lp.* | jq -c 'select(.api_response == null)' | wc -l | tr -d ' ')" \
+  "every waiting long poll answered null"
 assert_contains "$(cat "$ALSIM_SLOW_LOG")" "stopping"
 
 note "login sessions expire after --session-duration"
