@@ -424,6 +424,50 @@ static void test_seed_is_deterministic(void **state)
     rmdir_all(b);
 }
 
+/* The "<type>:<name>" of each source of list item k of a collection. */
+static void item_sources_are(struct alsim_store *s, enum alsim_coll c, json_t *summary, size_t k,
+                             const char *want)
+{
+    const char *id = json_string_value(json_array_get(json_object_get(summary,
+                                                                      alsim_coll_name(c)), k));
+    json_t *doc = alsim_store_get(s, c, id);
+    assert_non_null(doc);
+    char got[256] = "";
+    size_t i;
+    json_t *src;
+    json_array_foreach(json_object_get(doc, "sources"), i, src)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s:%s", i ? "," : "",
+                 json_string_value(json_object_get(src, "type")),
+                 json_string_value(json_object_get(src, "name")));
+    assert_string_equal(got, want);
+    json_decref(doc);
+}
+
+static void test_seed_list_items_come_from_several_users_and_feeds(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct alsim_store *s = open_store(dir);
+    struct alsim_seed_opts o;
+    alsim_seed_defaults(&o);
+    o.rng_seed = 7;
+    o.submissions = 0;
+    o.badlist = o.safelist = 5;
+    json_t *summary = NULL;
+    char err[ALSIM_ERRLEN];
+    assert_int_equal(alsim_seed_run(s, &o, &summary, err), 0);
+    item_sources_are(s, ALSIM_BADLIST, summary, 0, "user:admin");
+    item_sources_are(s, ALSIM_BADLIST, summary, 1, "user:alice,external:threat-feed");
+    item_sources_are(s, ALSIM_BADLIST, summary, 2, "user:bob");
+    item_sources_are(s, ALSIM_BADLIST, summary, 3, "external:threat-feed");
+    item_sources_are(s, ALSIM_BADLIST, summary, 4, "user:alice");
+    item_sources_are(s, ALSIM_SAFELIST, summary, 1, "user:alice,external:NSRL");
+    item_sources_are(s, ALSIM_SAFELIST, summary, 3, "external:NSRL");
+    json_decref(summary);
+    alsim_store_close(s);
+    rmdir_all(dir);
+}
+
 static void test_seed_options_from_json_are_checked(void **state)
 {
     (void)state;
@@ -463,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_pyrepr_prints_values_as_python_str),
         cmocka_unit_test(test_classification_normalises_and_raises),
         cmocka_unit_test(test_seed_is_deterministic),
+        cmocka_unit_test(test_seed_list_items_come_from_several_users_and_feeds),
         cmocka_unit_test(test_seed_options_from_json_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

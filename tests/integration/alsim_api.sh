@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alsim.sh"
 
-start_alsim --name src
+start_alsim --name src --user admin:devkey:devpass --user alice:ak:as:RWE:user
 seed=$(alsim_seed src rng_seed=11 submissions=6 files=2 alerts=4 badlist=250 safelist=3 \
   signatures=3 workflows=3 submission_state=requested)
 mapfile -t sids < <(jq -r '.submissions[]' <<<"$seed")
@@ -252,6 +252,29 @@ alsim_call src PUT /api/v4/badlist/ -d '{"type": "file", "hashes": {}, "sources"
 alsim_expect 400 "No valid hash found"
 alsim_call src PUT /api/v4/badlist/ -d "$(jq -c '.sources[0].name = "someoneelse"' <<<"$item")"
 alsim_expect 400 "You cannot add a source for another user. someoneelse != admin"
+
+note "badlist: seeded items come from several users and feeds; replaying them meets the source rules"
+seeded() { # K: the seeded badlist item K as GET answers it
+  alsim_call src GET "/api/v4/badlist/$(jq -r ".badlist[$1]" <<<"$seed")/"
+  alsim_expect 200 ""
+  jq -c .api_response <<<"$body"
+}
+b0=$(seeded 0) b1=$(seeded 1) b3=$(seeded 3) b4=$(seeded 4)
+assert_eq '["user:admin"]' "$(jq -c '[.sources[] | "\(.type):\(.name)"]' <<<"$b0")"
+assert_eq '["user:alice","external:threat-feed"]' "$(jq -c '[.sources[] | "\(.type):\(.name)"]' <<<"$b1")"
+assert_eq '["external:threat-feed"]' "$(jq -c '[.sources[] | "\(.type):\(.name)"]' <<<"$b3")"
+alsim_call src PUT /api/v4/badlist/ -d "$b0"
+alsim_expect 200 ""
+alsim_call src PUT /api/v4/badlist/ -d "$b1"
+alsim_expect 400 "You cannot add a source for another user. alice != admin"
+alsim_call src PUT /api/v4/badlist/ -d "$b3"
+alsim_expect 200 "" # an external source: admin has signature_import
+alice() { curl -s -o "$T/alice" -w '%{http_code}' -X PUT -H "X-USER: alice" -H "X-APIKEY: ak:as" \
+  -H 'Content-Type: application/json' -d "$1" "$ALSIM_SRC_URL/api/v4/badlist/"; }
+assert_eq 200 "$(alice "$b4")" "alice replays her own item"
+assert_eq 403 "$(alice "$b1")" "alice's item with the feed's source"
+assert_eq "You do not have sufficient priviledges to add an external source." \
+  "$(jq -r .api_error_message "$T/alice")"
 
 note "safelist: hash length 400, 404, signature type"
 alsim_call src GET /api/v4/safelist/abc/
