@@ -367,6 +367,49 @@ static void test_pyrepr_prints_values_as_python_str(void **state)
     json_decref(long_str);
 }
 
+/* Decodes `in` fed in chunks of `chunk` bytes; NULL where Python raises. */
+static const char *b64(const char *in, size_t chunk, char *out)
+{
+    struct alsim_b64 d = {0};
+    size_t o = 0, n = strlen(in);
+    for (size_t i = 0; i < n; i += chunk)
+        o += alsim_b64_feed(&d, (const unsigned char *)in + i, n - i < chunk ? n - i : chunk,
+                            (unsigned char *)out + o);
+    out[o] = '\0';
+    return alsim_b64_complete(&d) ? out : NULL;
+}
+
+static void test_b64_decodes_as_pythons_lenient_b64decode(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(b64("WzBd", 4, out), "[0]");
+    assert_string_equal(b64("W z\nB!d", 1, out), "[0]"); /* other bytes are skipped */
+    assert_string_equal(b64("WzA=", 3, out), "[0");
+    assert_string_equal(b64("WzA=ignored", 2, out), "[0"); /* stops after the padding */
+    assert_string_equal(b64("", 1, out), "");
+    assert_null(b64("WzA", 4, out)); /* binascii.Error: Incorrect padding */
+    assert_null(b64("W", 1, out));
+}
+
+static void test_py_truthy_is_pythons_bool(void **state)
+{
+    (void)state;
+    const char *falsy[] = {"null", "false", "0", "0.0", "\"\"", "[]", "{}"};
+    const char *truthy[] = {"true", "1", "-0.5", "\"x\"", "[0]", "{\"a\": 0}"};
+    for (size_t i = 0; i < sizeof(falsy) / sizeof(falsy[0]); i++) {
+        json_t *v = json_loads(falsy[i], JSON_DECODE_ANY, NULL);
+        assert_false(alsim_py_truthy(v));
+        json_decref(v);
+    }
+    for (size_t i = 0; i < sizeof(truthy) / sizeof(truthy[0]); i++) {
+        json_t *v = json_loads(truthy[i], JSON_DECODE_ANY, NULL);
+        assert_true(alsim_py_truthy(v));
+        json_decref(v);
+    }
+    assert_false(alsim_py_truthy(NULL));
+}
+
 static void test_classification_normalises_and_raises(void **state)
 {
     (void)state;
@@ -506,6 +549,8 @@ int main(void)
         cmocka_unit_test(test_checkpoints_survive_reopen),
         cmocka_unit_test(test_pyrepr_prints_values_as_python_str),
         cmocka_unit_test(test_classification_normalises_and_raises),
+        cmocka_unit_test(test_b64_decodes_as_pythons_lenient_b64decode),
+        cmocka_unit_test(test_py_truthy_is_pythons_bool),
         cmocka_unit_test(test_seed_is_deterministic),
         cmocka_unit_test(test_seed_list_items_come_from_several_users_and_feeds),
         cmocka_unit_test(test_seed_options_from_json_are_checked),

@@ -219,6 +219,12 @@ for t in badlist safelist signature workflow; do
   alsim_call src GET "/api/v4/replay/checkpoint/$t/"
   assert_eq 2024-05-01T12:34:56.123456Z "$(jq -r .api_response.checkpoint <<<"$body")"
 done
+for falsy in '[]' '{}' 0.0 '""' false; do # hash.get(type) or "*"
+  alsim_call src PUT /api/v4/replay/checkpoint/workflow/ -d "{\"checkpoint\": $falsy}"
+  alsim_expect 200 ""
+  alsim_call src GET /api/v4/replay/checkpoint/workflow/
+  assert_eq '{"checkpoint":"*"}' "$(jq -c .api_response <<<"$body")" "checkpoint $falsy reads as *"
+done
 alsim_call src GET /api/v4/replay/checkpoint/alert/
 alsim_expect 400 "ALERT is not a valid message type for this API."
 
