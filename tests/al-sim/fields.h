@@ -9,7 +9,8 @@
  * Assemblyline's dynamic templates: any `metadata.<key>` of alerts and
  * submissions is a `wildcard` field (a string: date math does not apply), and
  * two tag maps of results are keywords. Every collection has `id` (keyword) and
- * `__text__` (text). Pure data; thread-safe.
+ * `__text__` (text). The generated part also lists the fields each model marks
+ * as stored. Pure data; thread-safe.
  */
 #ifndef ALSIM_FIELDS_H
 #define ALSIM_FIELDS_H
@@ -45,6 +46,9 @@ struct alsim_field_table {
 
 /* The generated static mappings, indexed by collection. */
 extern const struct alsim_field_table ALSIM_FIELD_TABLES[ALSIM_COLL_COUNT];
+/* The fields each model stores (what a search without `fl` returns besides
+ * `id`), dotted paths, NULL-terminated; indexed by collection. */
+extern const char *const *const ALSIM_STORED_FIELDS[ALSIM_COLL_COUNT];
 
 /* The mapping of `field` in collection c: its type (ALSIM_F_NONE if unmapped)
  * and, when doc_values is not NULL, whether it has doc values. */

@@ -3,7 +3,8 @@
  * 8166b5bf: the models in assemblyline/odm/models through datastore/support/build.py). A
  * field the model does not index gets neither an index nor doc values there, and
  * text fields have no doc values; objects stored unindexed (`enabled: false`) are
- * not fields. Generated from that mapping; sorted by name for bsearch. */
+ * not fields. Generated from that mapping; sorted by name for bsearch. The stored
+ * fields at the end come from the same models' `store` flags. */
 #include "fields.h"
 
 #define KW ALSIM_F_KEYWORD
@@ -660,4 +661,72 @@ const struct alsim_field_table ALSIM_FIELD_TABLES[ALSIM_COLL_COUNT] = {
     TABLE(ALSIM_RESULT, M_RESULT),
     TABLE(ALSIM_EMPTYRESULT, M_EMPTYRESULT),
     TABLE(ALSIM_ERROR, M_ERROR),
+};
+
+/* The fields each model marks as stored: what a search without `fl` returns
+ * (besides `id`). `from_archive` is not in the documents themselves. */
+static const char *const S_ALERT[] = {
+    "alert_id", "al.attrib", "al.av", "al.score", "archive_ts", "classification",
+    "extended_scan", "file.md5", "file.name", "file.sha1", "file.sha256", "file.type",
+    "filtered", "label", "owner", "priority", "reporting_ts", "submission_relations.child",
+    "submission_relations.parent", "sid", "status", "ts", "type", "workflows_completed", NULL,
+};
+static const char *const S_SUBMISSION[] = {
+    "archive_ts", "archived", "classification", "error_count", "file_count", "max_score",
+    "params.description", "params.submitter", "sid", "state", "to_be_deleted",
+    "times.submitted", NULL,
+};
+static const char *const S_BADLIST[] = {
+    "added", "classification", "enabled", "expiry_ts", "hashes.md5", "hashes.sha1",
+    "hashes.sha256", "hashes.ssdeep", "hashes.tlsh", "file.name", "sources.name", "tag.type",
+    "tag.value", "type", "updated", NULL,
+};
+static const char *const S_SAFELIST[] = {
+    "added", "classification", "enabled", "expiry_ts", "hashes.md5", "hashes.sha1",
+    "hashes.sha256", "file.name", "sources.name", "tag.type", "tag.value", "signature.name",
+    "type", "updated", NULL,
+};
+static const char *const S_SIGNATURE[] = {
+    "classification", "last_modified", "name", "revision", "signature_id", "source",
+    "stats.count", "stats.min", "stats.max", "stats.avg", "stats.sum", "stats.first_hit",
+    "stats.last_hit", "status", "type", NULL,
+};
+static const char *const S_WORKFLOW[] = {
+    "classification", "creation_date", "creator", "edited_by", "enabled", "first_seen",
+    "hit_count", "labels", "last_edit", "last_seen", "name", "origin", "priority", "query",
+    "status", "workflow_id", NULL,
+};
+static const char *const S_FILE[] = {
+    "archive_ts", "classification", "comments.date", "entropy", "is_section_image",
+    "is_supplementary", "labels", "label_categories.info", "label_categories.technique",
+    "label_categories.attribution", "md5", "seen.count", "seen.first", "seen.last", "sha1",
+    "sha256", "size", "type", "tlsh", "uri_info.uri", "uri_info.scheme", "uri_info.netloc",
+    "uri_info.path", "uri_info.params", "uri_info.query", "uri_info.fragment",
+    "uri_info.username", "uri_info.password", "uri_info.hostname", "uri_info.port", NULL,
+};
+static const char *const S_RESULT[] = {
+    "archive_ts", "classification", "created", "response.service_name",
+    "response.service_tool_version", "result.score", "type", "size", "drop_file", "partial",
+    NULL,
+};
+static const char *const S_EMPTYRESULT[] = {
+    NULL,
+};
+static const char *const S_ERROR[] = {
+    "archive_ts", "created", "response.message", "response.service_debug_info",
+    "response.service_name", "response.service_tool_version", "response.service_version",
+    "response.status", "sha256", "type", "severity", NULL,
+};
+
+const char *const *const ALSIM_STORED_FIELDS[ALSIM_COLL_COUNT] = {
+    [ALSIM_ALERT] = S_ALERT,
+    [ALSIM_SUBMISSION] = S_SUBMISSION,
+    [ALSIM_BADLIST] = S_BADLIST,
+    [ALSIM_SAFELIST] = S_SAFELIST,
+    [ALSIM_SIGNATURE] = S_SIGNATURE,
+    [ALSIM_WORKFLOW] = S_WORKFLOW,
+    [ALSIM_FILE] = S_FILE,
+    [ALSIM_RESULT] = S_RESULT,
+    [ALSIM_EMPTYRESULT] = S_EMPTYRESULT,
+    [ALSIM_ERROR] = S_ERROR,
 };

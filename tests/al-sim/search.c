@@ -1,5 +1,5 @@
 /* search: POST|GET /api/v4/search/<index>/ with deep paging (al-rest-api.md §5.1,
- * §5.2, §6), plus the sorting and query helpers other handlers share. */
+ * §5.2, §6), plus the query helpers other handlers share. */
 #include "alsim.h"
 
 #include <errno.h>
@@ -41,17 +41,6 @@ struct alsim_query *alsim_parse_for(struct alsim_req *r, enum alsim_coll c, cons
         snprintf(err, 512, "%s", e);
     return pq;
 }
-
-/* Top-level fields the models do not store: left out when no `fl` is given. */
-static const char *const NOT_STORED[ALSIM_COLL_COUNT][12] = {
-    [ALSIM_ALERT] = {"metadata", "expiry_ts", "al", "attack", "heuristic", "verdict", "events",
-                     NULL},
-    [ALSIM_SUBMISSION] = {"metadata", "errors", "results", "expiry_ts", "tracing_events",
-                          "scan_key", "files", "params", "verdict", "times.completed", NULL},
-    [ALSIM_BADLIST] = {"attribution", "file", "sources", NULL},
-    [ALSIM_SAFELIST] = {"file", "sources", NULL},
-    [ALSIM_SIGNATURE] = {"data", "order", "state_change_date", "state_change_user", NULL},
-};
 
 /* ---------- deep paging snapshots ---------- */
 
@@ -213,20 +202,9 @@ static json_t *project(const struct search *s, const struct alsim_item *it, bool
     if (out == NULL)
         return NULL;
     bool want_id = false;
-    if (s->fl == NULL) {
-        json_object_update(out, it->doc);
-        for (int i = 0; NOT_STORED[s->coll][i] != NULL; i++) {
-            const char *f = NOT_STORED[s->coll][i];
-            const char *dot = strchr(f, '.');
-            json_t *sub = dot != NULL ? json_object_get(out, "times") : NULL;
-            if (dot == NULL)
-                json_object_del(out, f);
-            else if (json_is_object(sub)) { /* copy before changing a shared object */
-                json_t *copy = json_copy(sub);
-                json_object_del(copy, dot + 1);
-                json_object_set_new(out, "times", copy);
-            }
-        }
+    if (s->fl == NULL) { /* the model's stored fields */
+        for (const char *const *f = ALSIM_STORED_FIELDS[s->coll]; *f != NULL; f++)
+            alsim_path_project(it->doc, out, *f);
         want_id = true;
     } else {
         const char *p = s->fl;
@@ -234,8 +212,7 @@ static json_t *project(const struct search *s, const struct alsim_item *it, bool
             size_t n = strcspn(p, ",");
             char f[512];
             snprintf(f, sizeof(f), "%.*s", (int)(n < 511 ? n : 511), p);
-            char *t = f + strspn(f, " ");
-            t[strcspn(t, " ")] = '\0';
+            char *t = f; /* fl.split(','): parts are not stripped */
             size_t tl = strlen(t);
             if (tl > 2 && strcmp(t + tl - 2, ".*") == 0)
                 t[tl - 2] = '\0';
@@ -285,36 +262,42 @@ static void next_id(const char *snap, size_t pos, char *out, size_t len)
     snprintf(out, len, "%s,%s", snap, enc);
 }
 
-static bool parse_deep_id(const char *id, char snap[33], size_t *pos)
+enum deep_id { DEEP_START, DEEP_CONTINUE, DEEP_UNKNOWN, DEEP_CRASH };
+
+/* Reads a deep_paging_id as the datastore does: without a comma it starts a new
+ * deep paging (any text, not just "*"); otherwise "<pit>,<base64 of JSON>", where
+ * a second comma, bad base64 or bad JSON raise (500). A well-formed id that is
+ * not one of ours names no snapshot (400). */
+static enum deep_id parse_deep_id(const char *id, char snap[33], size_t *pos)
 {
     const char *comma = strchr(id, ',');
-    if (comma == NULL || comma - id != 32)
-        return false;
-    memcpy(snap, id, 32);
-    snap[32] = '\0';
-    const char *b = comma + 1;
-    unsigned char raw[64];
-    int n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (; *b != '\0' && *b != '=' && n < 60; b++) {
-        const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        const char *at = strchr(alpha, *b);
-        if (at == NULL)
-            return false;
-        acc = (acc << 6) | (unsigned)(at - alpha);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            raw[n++] = (unsigned char)((acc >> bits) & 0xFF);
-        }
+    if (comma == NULL)
+        return DEEP_START;
+    const char *b64 = comma + 1;
+    if (strchr(b64, ',') != NULL)
+        return DEEP_CRASH; /* pit_id, search_after = id.split(',') */
+    size_t len = strlen(b64);
+    unsigned char *raw = malloc(len + 1);
+    if (raw == NULL)
+        return DEEP_CRASH;
+    struct alsim_b64 d = {0};
+    size_t n = alsim_b64_feed(&d, (const unsigned char *)b64, len, raw);
+    json_error_t e;
+    json_t *after = alsim_b64_complete(&d) ? json_loadb((char *)raw, n, JSON_DECODE_ANY, &e)
+                                           : NULL;
+    free(raw);
+    if (after == NULL)
+        return DEEP_CRASH;
+    json_t *p = json_array_get(after, 0);
+    bool ours = comma - id == 32 && json_array_size(after) == 1 && json_is_integer(p) &&
+                json_integer_value(p) >= 0;
+    if (ours) {
+        memcpy(snap, id, 32);
+        snap[32] = '\0';
+        *pos = (size_t)json_integer_value(p);
     }
-    raw[n] = '\0';
-    unsigned long long p = 0;
-    if (sscanf((char *)raw, "[%llu]", &p) != 1)
-        return false;
-    *pos = (size_t)p;
-    return true;
+    json_decref(after);
+    return ours ? DEEP_CONTINUE : DEEP_UNKNOWN;
 }
 
 static json_t *result_envelope(const struct search *s, json_t *items, json_t *total)
@@ -329,7 +312,12 @@ static void run_deep(struct alsim_req *r, struct search *s, struct alsim_resp *o
     size_t pos = 0, n = 0;
     struct alsim_item *page = NULL;
     bool more = false;
-    if (strcmp(s->deep, "*") == 0) {
+    enum deep_id kind = parse_deep_id(s->deep, snap, &pos);
+    if (kind == DEEP_CRASH) {
+        alsim_reply_500(out);
+        return;
+    }
+    if (kind == DEEP_START) {
         struct alsim_item *all = NULL;
         size_t total = 0;
         if (alsim_store_items(r->sim->store, s->coll, all_match, s, &all, &total) != 0 ||
@@ -344,12 +332,9 @@ static void run_deep(struct alsim_req *r, struct search *s, struct alsim_resp *o
                         "point-in-time contexts (at most %d)", MAX_SNAPSHOTS);
             return;
         }
-    } else if (!parse_deep_id(s->deep, snap, &pos)) {
-        alsim_reply(out, 400, NULL, "SearchException: No search context found for id [%s]",
-                    s->deep);
-        return;
     }
-    if (snap_page(r->sim->snaps, snap, pos, (size_t)s->rows, r->now_ms, &page, &n, &more) != 0) {
+    if (kind == DEEP_UNKNOWN ||
+        snap_page(r->sim->snaps, snap, pos, (size_t)s->rows, r->now_ms, &page, &n, &more) != 0) {
         alsim_reply(out, 400, NULL, "SearchException: No search context found for id [%s]",
                     s->deep);
         return;
@@ -510,6 +495,31 @@ static bool sort_param(const json_t *v, struct search *s, struct alsim_resp *out
     return rc == 0;
 }
 
+/* fl and deep_paging_id as the datastore uses them; false (after a 500) where it
+ * raises: fl.split(',') on a truthy non-string, `"," in deep_paging_id` on a
+ * number or a boolean. An empty or falsy fl means the default fields. A list or
+ * an object as deep_paging_id (without a "," in it) starts a new deep paging. */
+static bool fl_and_deep(json_t *p, struct search *s, struct alsim_resp *out)
+{
+    json_t *fl = json_object_get(p, "fl"), *dp = json_object_get(p, "deep_paging_id");
+    bool crash = alsim_py_truthy(fl) && !json_is_string(fl);
+    if (json_is_array(dp) || json_is_object(dp)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(dp, i, v)
+            crash |= json_is_string(v) && strcmp(json_string_value(v), ",") == 0;
+        crash |= json_object_get(dp, ",") != NULL; /* "," in ... is true: .split() raises */
+        s->deep = "";
+    } else if (dp != NULL && !json_is_null(dp)) {
+        crash |= !json_is_string(dp);
+        s->deep = json_string_value(dp);
+    }
+    s->fl = alsim_py_truthy(fl) ? json_string_value(fl) : NULL;
+    if (crash)
+        alsim_reply_500(out);
+    return !crash;
+}
+
 /* Fills s from the parameters; false after an error answer. */
 static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct alsim_resp *out)
 {
@@ -532,7 +542,7 @@ static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct
                                                                             : json_array();
     s->offset = 0;
     s->rows = 25;
-    if (!sort_param(json_object_get(p, "sort"), s, out))
+    if (!sort_param(json_object_get(p, "sort"), s, out) || !fl_and_deep(p, s, out))
         return false;
     const char *bad = NULL;
     if (s->query == NULL)
@@ -549,8 +559,6 @@ static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct
         alsim_reply(out, 400, NULL, "SearchException: %s", bad);
         return false;
     }
-    s->fl = json_string_value(json_object_get(p, "fl"));
-    s->deep = json_string_value(json_object_get(p, "deep_paging_id"));
     (void)r;
     return true;
 }
@@ -590,7 +598,7 @@ void alsim_h_search(struct alsim_req *r, struct alsim_resp *out)
         return;
     }
     int coll = alsim_coll_from_name(index);
-    if (coll < 0 || coll == ALSIM_EMPTYRESULT) {
+    if (coll < 0) {
         alsim_reply(out, 400, NULL, "Not a valid index to search in: %s", index);
         return;
     }

@@ -493,10 +493,15 @@ static void test_fields_follow_the_index_mappings(void **state)
     assert_false(dv);
     assert_int_equal(alsim_field_type(ALSIM_COLL_COUNT, "id", NULL), ALSIM_F_NONE);
     assert_string_equal(alsim_ftype_name(ALSIM_F_KEYWORD), "keyword");
-    for (int c = 0; c < ALSIM_COLL_COUNT; c++) /* bsearch needs the tables sorted */
+    for (int c = 0; c < ALSIM_COLL_COUNT; c++) { /* bsearch needs the tables sorted */
         for (size_t i = 1; i < ALSIM_FIELD_TABLES[c].n; i++)
             assert_true(strcmp(ALSIM_FIELD_TABLES[c].v[i - 1].name,
                                ALSIM_FIELD_TABLES[c].v[i].name) < 0);
+        for (const char *const *f = ALSIM_STORED_FIELDS[c]; *f != NULL; f++)
+            if (alsim_field_type((enum alsim_coll)c, *f, NULL) == ALSIM_F_NONE)
+                fail_msg("stored field %s of collection %d is not mapped", *f, c);
+    }
+    assert_string_equal(ALSIM_STORED_FIELDS[ALSIM_SUBMISSION][11], "times.submitted");
 }
 
 /* Parses `text` (must succeed) and returns "field asc|desc;..." in buf. */

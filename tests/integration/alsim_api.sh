@@ -90,6 +90,19 @@ assert_eq 3 "$(jq '.api_response.total' <<<"$body")"
 jq -e '.api_response.items[0] | has("id") and has("data")' <<<"$body" >/dev/null || fail "fl=*,id"
 alsim_call src POST /api/v4/search/signature/ -d '{"query": "*", "fl": "*"}'
 jq -e '.api_response.items[0] | has("id") | not' <<<"$body" >/dev/null || fail "fl=* has no id"
+alsim_call src POST /api/v4/search/submission/ -d '{"query": "*", "rows": 1, "fl": "sid, times.completed,id"}'
+assert_eq '["id","sid"]' "$(jq -c '.api_response.items[0] | keys' <<<"$body")" "fl parts are not stripped"
+alsim_call src POST /api/v4/search/submission/ -d '{"query": "*", "rows": 1, "fl": ""}'
+jq -e '.api_response.items[0] | has("sid") and has("id") and (has("metadata") | not)' <<<"$body" \
+  >/dev/null || fail "an empty fl means the default fields"
+alsim_call src POST /api/v4/search/submission/ -d '{"query": "*", "rows": 1}'
+assert_eq '{"submitted":true}' "$(jq -c '.api_response.items[0].times | map_values(. != null)' <<<"$body")" \
+  "default fields: times.submitted is stored, times.completed is not"
+alsim_call src POST /api/v4/search/alert/ -d '{"query": "*", "rows": 1}'
+assert_eq '["attrib","av","score"]' "$(jq -c '.api_response.items[0].al | keys' <<<"$body")" \
+  "default fields: al.score, al.attrib and al.av are stored"
+jq -e '.api_response.items[0] | has("id") and (has("metadata") | not)' <<<"$body" >/dev/null ||
+  fail "default fields of an alert: id, no metadata"
 alsim_call src GET "/api/v4/search/submission/?query=*&filters=metadata.replay:requested&filters=NOT%20sid:${sids[0]}&fl=sid&rows=50"
 assert_eq 5 "$(jq '.api_response.total' <<<"$body")" "GET search with repeated filters"
 

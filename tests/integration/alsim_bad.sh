@@ -71,6 +71,10 @@ raw POST /api/v4/bundle/ "${R[@]}" --data-binary x
 assert_eq 403 "$status"
 alsim_call bad POST /api/v4/search/nosuch/ -d '{"query": "*"}'
 alsim_expect 400 "Not a valid index to search in: nosuch"
+alsim_call bad POST /api/v4/search/emptyresult/ -d '{"query": "*"}'
+alsim_expect 200 "" # an admin index
+raw POST /api/v4/search/emptyresult/ "${R[@]}" -d '{"query": "*"}'
+assert_eq 403 "$status" "emptyresult needs administration"
 
 note "bad JSON and content types"
 alsim_call bad POST /api/v4/search/alert/ -d '{bad json'
@@ -148,9 +152,19 @@ alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "offset": 9990, "ro
 assert_eq 400 "$status"
 assert_contains "$(jq -r .api_error_message <<<"$body")" "Result window is too large"
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "deep_paging_id": "garbage"}'
-alsim_expect 400 "SearchException: No search context found for id [garbage]"
+alsim_expect 200 "" # an id without a comma starts a deep paging, as "*" does
+assert_eq null "$(jq -c .api_response.total <<<"$body")"
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "deep_paging_id": "0123456789abcdef0123456789abcdef,WzBd"}'
-assert_eq 400 "$status" "an unknown snapshot"
+alsim_expect 400 "SearchException: No search context found for id [0123456789abcdef0123456789abcdef,WzBd]"
+for dp in '"a,b,c"' '"x,!!!"' '"x,e30"' 5 true; do # split, base64 or JSON raise; "," in 5 too
+  alsim_call bad POST /api/v4/search/alert/ -d "{\"query\": \"*\", \"deep_paging_id\": $dp}"
+  alsim_expect 500 "Internal Server Error"
+done
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "fl": ["alert_id"]}'
+alsim_expect 500 "Internal Server Error" # fl.split(',') on a list
+alsim_call bad POST /api/v4/search/signature/ -d '{"query": "stats.last_hit:[1d TO now]"}'
+assert_eq 400 "$status" "stats.last_hit is a date field of the signature mapping"
+assert_contains "$(jq -r .api_error_message <<<"$body")" "failed to parse date field [1d]"
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "/regex/"}'
 assert_contains "$(jq -r .api_error_message <<<"$body")" "regular expressions"
 alsim_call bad POST /api/v4/search/alert/ -d '[]'
