@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -615,10 +616,26 @@ static void journal(struct imp *m)
     json_decref(rec);
 }
 
+/* Werkzeug parses a form body into request.form: request.data is then empty. */
+static bool form_body(struct alsim_req *r)
+{
+    const char *ct = alsim_req_header(r, "Content-Type");
+    size_t n = ct != NULL ? strcspn(ct, "; \t") : 0;
+    return (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0) ||
+           (n == 19 && strncasecmp(ct, "multipart/form-data", n) == 0);
+}
+
 static void run_import(struct imp *m)
 {
     char dec_path[4200] = "";
+    bool form = form_body(m->r);
+    if (form && ftruncate(m->r->body_fd, 0) != 0) {
+        fail500(m);
+        return;
+    }
     int in = choose_input(m, m->r->body_fd, dec_path, sizeof(dec_path));
+    if (form)
+        m->format = "form";
     if (in < 0 || lseek(in, 0, SEEK_SET) != 0) {
         fail500(m);
     } else if (unpack(m, in) == 0) {

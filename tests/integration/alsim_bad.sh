@@ -257,8 +257,12 @@ stats=$(curl -s "$ALSIM_BAD_URL/_sim/stats")
 assert_eq 0 "$(jq '[.collections[]] | add' <<<"$stats")" "nothing stored by failed imports"
 assert_eq 0 "$(ls "$ALSIM_BAD_DIR/files" | wc -l | tr -d ' ')"
 assert_eq 0 "$(ls "$ALSIM_BAD_DIR/tmp" | wc -l | tr -d ' ')" "scratch files removed"
+raw POST "/api/v4/bundle/?exist_ok" -H "X-USER: admin" -H "X-APIKEY: devkey:devpass" \
+  -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "@$T/incomplete.tgz"
+alsim_expect 400 "Bundle decompression failed. Not a valid bundle: empty file" # request.data is empty
 imports=$(curl -s "$ALSIM_BAD_URL/_sim/imports")
-[ "$(jq length <<<"$imports")" -ge 17 ] || fail "every import attempt is journaled"
+assert_eq form "$(jq -r '.[-1].format' <<<"$imports")"
+[ "$(jq length <<<"$imports")" -ge 18 ] || fail "every import attempt is journaled"
 alive "bad imports"
 
 note "garbage on the socket, long URLs, many connections"
