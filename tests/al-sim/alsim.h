@@ -30,6 +30,7 @@
 
 #include "query.h"
 #include "queue.h"
+#include "sort.h"
 #include "store.h"
 
 #define ALSIM_VERSION_DEFAULT "4.6.0.dev0"
@@ -57,7 +58,9 @@ struct alsim_user {
     char *acl;          /* API key ACL letters (R, W, E) */
     bool admin;         /* account type admin (else user) */
     uint32_t roles;     /* effective roles: account roles ∩ key roles */
-    int inflight;       /* concurrent calls (quota), under sim->mu */
+    int64_t *quota_ts;  /* start times (monotonic ms) of the quota slots held,
+                           api_quota of them at most; under sim->mu */
+    int quota_n;
 };
 
 enum alsim_mode { ALSIM_INTENDED, ALSIM_UPSTREAM };
@@ -75,7 +78,7 @@ struct alsim_config {
     const char *server_version;
     bool enforce_classification;
     int gzip_level;           /* of created bundles' tar.gz (GNU tar's gzip: 6) */
-    int api_quota;            /* concurrent calls per user, 0 = unlimited */
+    int api_quota;            /* concurrent calls per user (upstream: 10), 0 = unlimited */
     bool read_only;
     bool allow_replay;
     bool validate_session_ip;
@@ -100,11 +103,12 @@ struct alsim {
     struct alsim_faults *faults;
     struct alsim_snapshots *snaps;
     struct alsim_reqlog *reqlog;
-    pthread_mutex_t mu;       /* quota counters, stop waits, import serialisation */
+    pthread_mutex_t mu;       /* quota slots, stop waits, live requests */
     pthread_cond_t stop_cv;
     pthread_mutex_t import_mu;
     atomic_bool stopping;
     atomic_int inflight;      /* requests being handled (for /_sim/stats) */
+    int live;                 /* requests not completed yet (answer unsent), under mu */
     int port;
 };
 
@@ -208,9 +212,17 @@ void alsim_sessions_free(struct alsim_sessions *s);
 void alsim_sessions_clear(struct alsim_sessions *s);
 /* Authenticates a request of an api_login route; on failure fills r->early. */
 bool alsim_auth_request(struct alsim_req *r);
-/* Concurrent-call quota: false (and r->early = 503) when exceeded. */
+/* Concurrent-call quota, as Assemblyline's UserQuotaTracker keeps it: a call
+ * takes a slot stamped with its start unless the user already holds api_quota
+ * slots (slots older than 120 s are dropped first); then it answers 503. Ending
+ * a call frees the oldest slot, and so does a refused call (upstream ends the
+ * quota in every answer it makes, the 503 included). False (and r->early = the
+ * 503) when refused. */
 bool alsim_quota_enter(struct alsim_req *r);
+/* Ends the call's slot once (its answer is made); later calls do nothing. */
 void alsim_quota_leave(struct alsim_req *r);
+/* Slots a user holds now (for /_sim/stats). */
+int alsim_quota_slots(struct alsim *sim, struct alsim_user *u);
 
 /* ---- faults (fault.c) ---- */
 enum alsim_fault_kind { FAULT_HTTP, FAULT_DROP, FAULT_STALL, FAULT_STALL_BODY,
@@ -258,11 +270,6 @@ bool alsim_is_date_field(enum alsim_coll c, const char *field);
 /* Parses a query for collection c at r->now_ms. NULL with err on failure. */
 struct alsim_query *alsim_parse_for(struct alsim_req *r, enum alsim_coll c, const char *q,
                                     char err[512]);
-/* Sorts items by an Assemblyline sort string ("f asc, g desc"); -1 with err on a
- * bad sort. The id breaks ties. */
-int alsim_sort_items(struct alsim_item *items, size_t n, enum alsim_coll c, const char *sort,
-                     char err[512]);
-const char *alsim_default_sort(enum alsim_coll c);
 
 /* Classification (classification.c): Assemblyline's default TLP levels. */
 /* Normalises `text` into out (long form); -1 if unknown (err set as upstream). */

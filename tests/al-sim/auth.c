@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "simutil.h"
 
@@ -181,15 +182,53 @@ bool alsim_auth_request(struct alsim_req *r)
     return true;
 }
 
+/* UserQuotaTracker's timeout: a slot older than this no longer counts. */
+#define QUOTA_SLOT_TTL_MS (2 * 60 * 1000)
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* zpopmin: frees the oldest slot, if any. Under sim->mu. */
+static void quota_pop_oldest(struct alsim_user *u)
+{
+    if (u->quota_n == 0)
+        return;
+    int min = 0;
+    for (int i = 1; i < u->quota_n; i++)
+        if (u->quota_ts[i] < u->quota_ts[min])
+            min = i;
+    u->quota_ts[min] = u->quota_ts[--u->quota_n];
+}
+
+/* The tracker's begin script: expire old slots, take one if below max. */
+static bool quota_begin(struct alsim_user *u, int max, int64_t now)
+{
+    if (u->quota_ts == NULL && (u->quota_ts = calloc((size_t)max, sizeof(int64_t))) == NULL)
+        return false;
+    for (int i = 0; i < u->quota_n;)
+        if (u->quota_ts[i] <= now - QUOTA_SLOT_TTL_MS)
+            u->quota_ts[i] = u->quota_ts[--u->quota_n];
+        else
+            i++;
+    if (u->quota_n >= max)
+        return false;
+    u->quota_ts[u->quota_n++] = now;
+    return true;
+}
+
 bool alsim_quota_enter(struct alsim_req *r)
 {
     int quota = r->sim->cfg.api_quota;
     if (quota <= 0 || r->user == NULL)
         return true;
     pthread_mutex_lock(&r->sim->mu);
-    bool ok = r->user->inflight < quota;
-    if (ok)
-        r->user->inflight++;
+    bool ok = quota_begin(r->user, quota, mono_ms());
+    if (!ok)
+        quota_pop_oldest(r->user); /* the 503 answer ends "its" quota too */
     pthread_mutex_unlock(&r->sim->mu);
     r->quota_held = ok;
     if (!ok)
@@ -203,9 +242,17 @@ void alsim_quota_leave(struct alsim_req *r)
     if (!r->quota_held)
         return;
     pthread_mutex_lock(&r->sim->mu);
-    r->user->inflight--;
+    quota_pop_oldest(r->user);
     pthread_mutex_unlock(&r->sim->mu);
     r->quota_held = false;
+}
+
+int alsim_quota_slots(struct alsim *sim, struct alsim_user *u)
+{
+    pthread_mutex_lock(&sim->mu);
+    int n = u->quota_n;
+    pthread_mutex_unlock(&sim->mu);
+    return n;
 }
 
 /* ---------- handlers ---------- */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,42 +56,17 @@ static void fail500(struct imp *m)
 
 /* ---------- input decoding ---------- */
 
-/* Python's lenient b64decode: skips non-alphabet bytes, stops after the padding.
- * Writes to out_fd; -1 when Python would raise binascii.Error. */
+/* Python's lenient b64decode of a file into out_fd; -1 when Python would raise
+ * binascii.Error. */
 static int b64_decode_fd(int in_fd, int out_fd)
 {
-    static signed char table[256];
-    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    memset(table, -1, sizeof(table));
-    for (int i = 0; i < 64; i++)
-        table[(unsigned char)alpha[i]] = (signed char)i;
     unsigned char in[ALSIM_BUNDLE_BLOCK], outb[ALSIM_BUNDLE_BLOCK];
-    int quad = 0, pads = 0;
-    unsigned acc = 0;
+    struct alsim_b64 d = {0};
     ssize_t n;
-    bool done = false;
-    while (!done && (n = read(in_fd, in, sizeof(in))) > 0) {
-        size_t o = 0;
-        for (ssize_t i = 0; i < n && !done; i++) {
-            if (in[i] == '=') {
-                if (quad >= 2 && quad + ++pads >= 4)
-                    done = true;
-                continue;
-            }
-            if (table[in[i]] < 0)
-                continue;
-            pads = 0;
-            acc = (acc << 6) | (unsigned)table[in[i]];
-            if (++quad == 1)
-                continue;
-            outb[o++] = (unsigned char)(acc >> (2 * (4 - quad)));
-            acc &= (1u << (2 * (4 - quad))) - 1;
-            quad %= 4;
-        }
-        if (alsim_write_all(out_fd, outb, o) != 0)
+    while (!d.done && (n = read(in_fd, in, sizeof(in))) > 0)
+        if (alsim_write_all(out_fd, outb, alsim_b64_feed(&d, in, (size_t)n, outb)) != 0)
             return -1;
-    }
-    return done || quad == 0 ? 0 : -1;
+    return alsim_b64_complete(&d) ? 0 : -1;
 }
 
 /* Reads the head of a file without moving its offset. */
@@ -368,20 +344,6 @@ static int unpack(struct imp *m, int in_fd)
 
 /* ---------- storing ---------- */
 
-/* Python truthiness (`if submission:`). */
-static bool truthy(const json_t *v)
-{
-    if (v == NULL || json_is_null(v) || json_is_false(v))
-        return false;
-    if (json_is_string(v))
-        return json_string_length(v) > 0;
-    if (json_is_number(v))
-        return json_number_value(v) != 0;
-    if (json_is_array(v))
-        return json_array_size(v) > 0;
-    return !json_is_object(v) || json_object_size(v) > 0;
-}
-
 /* check_classification: normalise, raise to the minimum, or reclassify. */
 static int check_cl(struct imp *m, json_t *doc)
 {
@@ -601,11 +563,11 @@ static void store_all(struct imp *m)
     bool ok = true;
     if (json_is_object(sub) && json_object_size(sub) > 0)
         ok = import_submission(m, sub, data) == 0;
-    else if (truthy(sub)) /* submission['sid'] on a non-dict */
+    else if (alsim_py_truthy(sub)) /* submission['sid'] on a non-dict */
         ok = (fail500(m), false);
     if (ok && json_is_object(alert) && json_object_size(alert) > 0)
         import_alert(m, alert);
-    else if (ok && truthy(alert))
+    else if (ok && alsim_py_truthy(alert))
         fail500(m);
     json_decref(data);
 }
@@ -654,10 +616,26 @@ static void journal(struct imp *m)
     json_decref(rec);
 }
 
+/* Werkzeug parses a form body into request.form: request.data is then empty. */
+static bool form_body(struct alsim_req *r)
+{
+    const char *ct = alsim_req_header(r, "Content-Type");
+    size_t n = ct != NULL ? strcspn(ct, "; \t") : 0;
+    return (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0) ||
+           (n == 19 && strncasecmp(ct, "multipart/form-data", n) == 0);
+}
+
 static void run_import(struct imp *m)
 {
     char dec_path[4200] = "";
+    bool form = form_body(m->r);
+    if (form && ftruncate(m->r->body_fd, 0) != 0) {
+        fail500(m);
+        return;
+    }
     int in = choose_input(m, m->r->body_fd, dec_path, sizeof(dec_path));
+    if (form)
+        m->format = "form";
     if (in < 0 || lseek(in, 0, SEEK_SET) != 0) {
         fail500(m);
     } else if (unpack(m, in) == 0) {

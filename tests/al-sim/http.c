@@ -19,6 +19,8 @@
 #include "simutil.h"
 
 static struct MHD_Daemon *g_daemon; /* one server per process */
+/* How long a stop waits for requests in progress to be answered. */
+#define STOP_GRACE_MS 3000
 const char *alsim_server_version = ALSIM_VERSION_DEFAULT;
 
 /* ---------- responses ---------- */
@@ -526,6 +528,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (counted)
         atomic_fetch_add(&r->sim->inflight, 1);
     dispatch(r, &out);
+    alsim_quota_leave(r); /* upstream ends the quota when the answer is made, not sent */
     if (counted)
         atomic_fetch_sub(&r->sim->inflight, 1);
     if (out.drop) {
@@ -543,6 +546,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     if (r == NULL)
         return NULL;
     r->sim = cls;
+    pthread_mutex_lock(&r->sim->mu);
+    r->sim->live++;
+    pthread_mutex_unlock(&r->sim->mu);
     r->raw_uri = strdup(uri != NULL ? uri : "");
     r->body_fd = -1;
     r->early.fd = -1;
@@ -570,8 +576,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->body);
     free(r->path);
     free(r->raw_uri);
+    struct alsim *sim = r->sim;
     free(r);
     *con_cls = NULL;
+    pthread_mutex_lock(&sim->mu);
+    if (--sim->live == 0)
+        pthread_cond_broadcast(&sim->stop_cv); /* alsim_server_stop() waits for it */
+    pthread_mutex_unlock(&sim->mu);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -638,6 +649,20 @@ int alsim_server_start(struct alsim *sim, char err[ALSIM_ERRLEN])
     return 0;
 }
 
+/* Waits until every request has been answered (waits and stalls end at once
+ * once stopping is set), at most STOP_GRACE_MS. */
+static void wait_answered(struct alsim *sim)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += STOP_GRACE_MS / 1000;
+    pthread_mutex_lock(&sim->mu);
+    while (sim->live > 0)
+        if (pthread_cond_timedwait(&sim->stop_cv, &sim->mu, &deadline) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&sim->mu);
+}
+
 void alsim_server_stop(struct alsim *sim)
 {
     pthread_mutex_lock(&sim->mu);
@@ -646,8 +671,11 @@ void alsim_server_stop(struct alsim *sim)
     pthread_mutex_unlock(&sim->mu);
     alsim_queues_stop(sim->queues);
     if (g_daemon != NULL) {
-        MHD_quiesce_daemon(g_daemon);
+        MHD_socket listener = MHD_quiesce_daemon(g_daemon);
+        wait_answered(sim); /* long polls answer null rather than being cut */
         MHD_stop_daemon(g_daemon);
         g_daemon = NULL;
+        if (listener != MHD_INVALID_SOCKET)
+            close(listener);
     }
 }

@@ -124,9 +124,13 @@ static json_t *stats(struct alsim *sim)
     for (int t = 0; t < ALSIM_Q_COUNT; t++)
         json_object_set_new(queues, alsim_qtype_name(t),
                             json_integer((json_int_t)alsim_queue_len(sim->queues, t)));
-    return json_pack("{s:o,s:o,s:I,s:i,s:o}", "collections", colls, "queues", queues,
+    json_t *quota = json_object();
+    for (size_t i = 0; i < sim->cfg.n_users; i++)
+        json_object_set_new(quota, sim->cfg.users[i].name,
+                            json_integer(alsim_quota_slots(sim, &sim->cfg.users[i])));
+    return json_pack("{s:o,s:o,s:I,s:i,s:o,s:o}", "collections", colls, "queues", queues,
                      "snapshots", (json_int_t)alsim_snapshots_count(sim->snaps),
-                     "inflight", atomic_load(&sim->inflight), "faults",
+                     "inflight", atomic_load(&sim->inflight), "quota", quota, "faults",
                      alsim_faults_json(sim->faults));
 }
 

@@ -13,24 +13,6 @@
 #include "simtime.h"
 #include "simutil.h"
 
-/* Python truthiness of a JSON value. */
-static bool truthy(const json_t *v)
-{
-    if (v == NULL || json_is_null(v) || json_is_false(v))
-        return false;
-    if (json_is_string(v))
-        return json_string_length(v) > 0;
-    if (json_is_integer(v))
-        return json_integer_value(v) != 0;
-    if (json_is_real(v))
-        return json_real_value(v) != 0.0;
-    if (json_is_array(v))
-        return json_array_size(v) > 0;
-    if (json_is_object(v))
-        return json_object_size(v) > 0;
-    return true;
-}
-
 /* str() of a value as an f-string prints it. Malloc'd. */
 static char *pystr(const json_t *v)
 {
@@ -147,7 +129,7 @@ static int prep_signature(struct hashlist *h, json_t *data)
 static int preprocess(struct hashlist *h, json_t *data, char qhash[256])
 {
     json_t *cl = json_object_get(data, "classification");
-    if (cl != NULL && !truthy(cl))
+    if (cl != NULL && !alsim_py_truthy(cl))
         json_object_del(data, "classification");
     if (json_object_get(data, "classification") == NULL)
         json_object_set_new(data, "classification", json_string(ALSIM_UNRESTRICTED));
@@ -171,7 +153,7 @@ static int preprocess(struct hashlist *h, json_t *data, char qhash[256])
             json_object_set_new(data, "file", json_object());
     }
     json_t *dtl = json_object_get(data, "dtl");
-    if (truthy(dtl) && json_is_integer(dtl))
+    if (alsim_py_truthy(dtl) && json_is_integer(dtl))
         json_object_set_new(data, "expiry_ts", iso_now_json(json_integer_value(dtl) * 86400));
     json_object_del(data, "dtl");
     json_t *now = iso_now_json(0);
@@ -183,7 +165,7 @@ static int preprocess(struct hashlist *h, json_t *data, char qhash[256])
     const char *order[] = {"sha256", "sha1", "md5", "tlsh", "ssdeep"};
     for (int i = 0; i < 5; i++) {
         json_t *v = json_object_get(hashes, order[i]);
-        if (truthy(v) && json_is_string(v) && json_string_length(v) < 256) {
+        if (alsim_py_truthy(v) && json_is_string(v) && json_string_length(v) < 256) {
             snprintf(qhash, 256, "%s", json_string_value(v));
             return 0;
         }
@@ -248,9 +230,9 @@ static void merge_attribution(json_t *old, const json_t *new_)
 {
     json_t *oa = json_object_get(old, "attribution");
     const json_t *na = json_object_get(new_, "attribution");
-    if (!truthy(oa)) {
+    if (!alsim_py_truthy(oa)) {
         json_object_set(old, "attribution", na != NULL ? (json_t *)na : json_null());
-    } else if (json_is_object(oa) && truthy(na) && json_is_object(na)) {
+    } else if (json_is_object(oa) && alsim_py_truthy(na) && json_is_object(na)) {
         const char *keys[] = {"actor", "campaign", "category", "exploit", "implant", "family",
                               "network"};
         json_t *merged = json_object();
@@ -269,7 +251,7 @@ static void merge_attribution(json_t *old, const json_t *new_)
         const char *k;
         json_t *v;
         json_object_foreach(oa, k, v)
-            if (truthy(v))
+            if (alsim_py_truthy(v))
                 json_object_set(clean, k, v);
         json_object_set_new(old, "attribution", clean);
     }
@@ -290,7 +272,7 @@ static void merge_file(json_t *old, const json_t *new_)
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)nf, k, v)
-        if (strcmp(k, "name") != 0 && truthy(v))
+        if (strcmp(k, "name") != 0 && alsim_py_truthy(v))
             json_object_set(of, k, v);
 }
 
@@ -351,7 +333,7 @@ static int merge_into(struct hashlist *h, json_t *old, const json_t *new_)
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(new_, "hashes"), k, v)
-        if (truthy(v))
+        if (alsim_py_truthy(v))
             json_object_set(oh, k, v);
     if (h->coll == ALSIM_BADLIST)
         merge_attribution(old, new_);
@@ -596,9 +578,9 @@ static bool workflow_checks(struct alsim_req *r, struct alsim_resp *out, const j
     const json_t *name = json_object_get(data, "name"), *query = json_object_get(data, "query");
     char err[512];
     struct alsim_query *q = NULL;
-    if (!truthy(name))
+    if (!alsim_py_truthy(name))
         alsim_reply(out, 400, json_pack("{s:b}", "success", 0), "Name field is required");
-    else if (!truthy(query))
+    else if (!alsim_py_truthy(query))
         alsim_reply(out, 400, json_pack("{s:b}", "success", 0), "Query field is required");
     else if (!json_is_string(query) ||
              (q = alsim_parse_for(r, ALSIM_ALERT, json_string_value(query), err)) == NULL)
@@ -636,10 +618,10 @@ static void workflow_add(struct alsim_req *r, struct alsim_resp *out, json_t *da
     json_object_set_new(data, "workflow_id", json_string(id));
     json_object_set_new(data, "creator", json_string(r->user->name));
     json_object_set_new(data, "edited_by", json_string(r->user->name));
-    json_object_set(data, "priority", truthy(prio) ? prio : json_null());
-    json_object_set(data, "status", truthy(status) ? status : json_null());
+    json_object_set(data, "priority", alsim_py_truthy(prio) ? prio : json_null());
+    json_object_set(data, "status", alsim_py_truthy(status) ? status : json_null());
     json_t *origin = json_object_get(data, "origin");
-    json_object_set_new(data, "origin", truthy(origin) ? json_incref(origin)
+    json_object_set_new(data, "origin", alsim_py_truthy(origin) ? json_incref(origin)
                                                        : json_string(r->sim->cfg.fqdn));
     workflow_defaults(data);
     if (alsim_store_put(r->sim->store, ALSIM_WORKFLOW, id, json_incref(data), err) != 0)

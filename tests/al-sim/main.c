@@ -36,7 +36,8 @@ static const char USAGE[] =
     "  --session-duration S     login session lifetime (default 3600)\n"
     "  --fqdn NAME              ui.fqdn: bundle.source and workflow origin (default localhost)\n"
     "  --server-version V       api_server_version (default " ALSIM_VERSION_DEFAULT ")\n"
-    "  --api-quota N            concurrent calls per user, 503 beyond (default 0: unlimited)\n"
+    "  --api-quota N            concurrent calls per user, 503 beyond (default 10, as\n"
+    "                           upstream; 0: unlimited)\n"
     "  --read-only              ui.read_only: writes answer 403\n"
     "  --no-replay              ui.allow_replay false: /api/v4/replay/ answers 404\n"
     "  --no-session-ip-check    do not bind sessions to the client address\n"
@@ -62,7 +63,8 @@ static const char SEED_USAGE[] =
     "  --results N            results per file (default 2)\n"
     "  --errors N             errors per submission (default 1)\n"
     "  --alerts N             alerts on the first N submissions (default 2)\n"
-    "  --badlist N --safelist N --signatures N --workflows N   list items (default 2 each)\n"
+    "  --badlist N --safelist N --signatures N --workflows N   list items (default 2 each;\n"
+    "                         badlist/safelist sources from users admin, alice, bob and feeds)\n"
     "  --submission-state S   metadata.replay of submissions: requested, pending or done\n"
     "  --alert-state S        metadata.replay of alerts\n"
     "  --classification C     classification of everything (default TLP:CLEAR)\n"
@@ -211,6 +213,7 @@ static void config_defaults(struct alsim_config *cfg)
     cfg->max_json_body = 16u << 20;
     cfg->max_import_body = 16ull << 30;
     cfg->gzip_level = 6;
+    cfg->api_quota = 10; /* ui.default_quotas.concurrent_api_calls */
 }
 
 /* One serve option; returns 0, or an exit code. */
@@ -285,6 +288,7 @@ static void free_config(struct alsim_config *cfg)
         free(cfg->users[i].key_name);
         free(cfg->users[i].secret);
         free(cfg->users[i].acl);
+        free(cfg->users[i].quota_ts);
     }
     free(cfg->users);
     free(cfg->faults);

@@ -155,10 +155,7 @@ static void checkpoint_read(struct alsim_req *r, struct alsim_resp *out)
         return;
     }
     json_t *v = alsim_checkpoint_get(r->sim->queues, type);
-    bool falsy = v == NULL || json_is_null(v) || json_is_false(v) ||
-                 (json_is_string(v) && json_string_length(v) == 0) ||
-                 (json_is_integer(v) && json_integer_value(v) == 0);
-    if (falsy) {
+    if (!alsim_py_truthy(v)) { /* hash.get(type) or "*" */
         json_decref(v);
         v = json_string("*");
     }

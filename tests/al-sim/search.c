@@ -1,5 +1,5 @@
 /* search: POST|GET /api/v4/search/<index>/ with deep paging (al-rest-api.md §5.1,
- * §5.2, §6), plus the sorting and query helpers other handlers share. */
+ * §5.2, §6), plus the query helpers other handlers share. */
 #include "alsim.h"
 
 #include <errno.h>
@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "docpath.h"
+#include "fields.h"
+#include "sort.h"
 #include "simtime.h"
 #include "simutil.h"
 
@@ -15,30 +17,12 @@
 #define SNAPSHOT_TTL_MS (5 * 60 * 1000)
 #define RESULT_WINDOW 10000
 #define TOTAL_CAP 10000
-#define MAX_SORT_KEYS 8
 
 /* ---------- field types and defaults ---------- */
 
-/* Date fields of the Assemblyline models al-sim stores (ES `date` mappings). */
-static const char *const DATE_FIELDS[ALSIM_COLL_COUNT][8] = {
-    [ALSIM_ALERT] = {"ts", "reporting_ts", "expiry_ts", "events.ts", NULL},
-    [ALSIM_SUBMISSION] = {"times.submitted", "times.completed", "expiry_ts", "archive_ts", NULL},
-    [ALSIM_BADLIST] = {"added", "updated", "expiry_ts", NULL},
-    [ALSIM_SAFELIST] = {"added", "updated", "expiry_ts", NULL},
-    [ALSIM_SIGNATURE] = {"last_modified", "state_change_date", NULL},
-    [ALSIM_WORKFLOW] = {"creation_date", "last_edit", "last_seen", "first_seen", NULL},
-    [ALSIM_FILE] = {"seen.first", "seen.last", "expiry_ts", "archive_ts", NULL},
-    [ALSIM_RESULT] = {"created", "expiry_ts", "archive_ts", NULL},
-    [ALSIM_EMPTYRESULT] = {"expiry_ts", NULL},
-    [ALSIM_ERROR] = {"created", "expiry_ts", "archive_ts", NULL},
-};
-
 bool alsim_is_date_field(enum alsim_coll c, const char *field)
 {
-    for (int i = 0; (unsigned)c < ALSIM_COLL_COUNT && DATE_FIELDS[c][i] != NULL; i++)
-        if (strcmp(field, DATE_FIELDS[c][i]) == 0)
-            return true;
-    return false;
+    return alsim_field_type(c, field, NULL) == ALSIM_F_DATE;
 }
 
 static bool is_date_cb(const char *field, void *ud)
@@ -56,183 +40,6 @@ struct alsim_query *alsim_parse_for(struct alsim_req *r, enum alsim_coll c, cons
     if (alsim_query_parse(q, &o, &pq, e) != 0)
         snprintf(err, 512, "%s", e);
     return pq;
-}
-
-const char *alsim_default_sort(enum alsim_coll c)
-{
-    switch (c) {
-    case ALSIM_ALERT: return "reporting_ts desc";
-    case ALSIM_SUBMISSION: return "times.submitted desc";
-    case ALSIM_BADLIST:
-    case ALSIM_SAFELIST: return "added desc";
-    case ALSIM_SIGNATURE: return "type asc";
-    case ALSIM_WORKFLOW: return "last_seen desc";
-    case ALSIM_FILE: return "seen.last desc";
-    case ALSIM_RESULT:
-    case ALSIM_ERROR: return "created desc";
-    default: return "id asc";
-    }
-}
-
-/* Top-level fields the models do not store: left out when no `fl` is given. */
-static const char *const NOT_STORED[ALSIM_COLL_COUNT][12] = {
-    [ALSIM_ALERT] = {"metadata", "expiry_ts", "al", "attack", "heuristic", "verdict", "events",
-                     NULL},
-    [ALSIM_SUBMISSION] = {"metadata", "errors", "results", "expiry_ts", "tracing_events",
-                          "scan_key", "files", "params", "verdict", "times.completed", NULL},
-    [ALSIM_BADLIST] = {"attribution", "file", "sources", NULL},
-    [ALSIM_SAFELIST] = {"file", "sources", NULL},
-    [ALSIM_SIGNATURE] = {"data", "order", "state_change_date", "state_change_user", NULL},
-};
-
-/* ---------- sorting ---------- */
-
-struct sort_key {
-    char field[256];
-    bool desc;
-    bool date;
-};
-
-struct sortval {
-    bool missing;
-    int type; /* 0 bool, 1 number, 2 string */
-    double num;
-    const char *str;
-};
-
-struct pick {
-    const struct sort_key *key;
-    struct sortval best;
-};
-
-static int cmp_vals(const struct sortval *a, const struct sortval *b)
-{
-    if (a->type != b->type)
-        return a->type < b->type ? -1 : 1;
-    if (a->type == 2) {
-        int c = strcmp(a->str, b->str);
-        return c < 0 ? -1 : c > 0;
-    }
-    return a->num < b->num ? -1 : a->num > b->num;
-}
-
-static bool pick_visit(const json_t *v, void *ud)
-{
-    struct pick *p = ud;
-    struct sortval sv = {0};
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        int64_t ms = 0;
-        if (p->key->date && alsim_parse_date(s, strlen(s), &ms) == 0) {
-            sv.type = 1;
-            sv.num = (double)ms;
-        } else {
-            sv.type = 2;
-            sv.str = s;
-        }
-    } else if (json_is_number(v)) {
-        sv.type = 1;
-        sv.num = json_number_value(v);
-    } else if (json_is_boolean(v)) {
-        sv.num = json_is_true(v);
-    } else {
-        return false;
-    }
-    /* arrays sort by their smallest value ascending, largest descending (ES) */
-    if (p->best.missing || (p->key->desc ? cmp_vals(&sv, &p->best) > 0 : cmp_vals(&sv, &p->best) < 0))
-        p->best = sv;
-    return false;
-}
-
-struct sort_row {
-    struct alsim_item item;
-    struct sortval v[MAX_SORT_KEYS];
-};
-
-struct sort_ctx {
-    const struct sort_key *keys;
-    int nkeys;
-};
-
-static int cmp_rows(const void *pa, const void *pb, void *ud)
-{
-    const struct sort_row *a = pa, *b = pb;
-    const struct sort_ctx *c = ud;
-    for (int k = 0; k < c->nkeys; k++) {
-        const struct sortval *x = &a->v[k], *y = &b->v[k];
-        if (x->missing || y->missing) { /* missing values last, whatever the order */
-            if (x->missing != y->missing)
-                return x->missing ? 1 : -1;
-            continue;
-        }
-        int r = cmp_vals(x, y);
-        if (r != 0)
-            return c->keys[k].desc ? -r : r;
-    }
-    return strcmp(a->item.id, b->item.id);
-}
-
-static int parse_sort(const char *sort, enum alsim_coll coll, struct sort_key *keys, int *n,
-                      char err[512])
-{
-    *n = 0;
-    const char *p = sort;
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-        char part[300];
-        snprintf(part, sizeof(part), "%.*s", (int)(len < 299 ? len : 299), p);
-        char field[256] = "", dir[32] = "", extra[8] = "";
-        int got = sscanf(part, " %255s %31s %7s", field, dir, extra);
-        if (got < 1 || got > 2 || *n >= MAX_SORT_KEYS ||
-            (got == 2 && strcasecmp(dir, "asc") != 0 && strcasecmp(dir, "desc") != 0)) {
-            snprintf(err, 512, "Unknown sort parameter %s", part);
-            return -1;
-        }
-        struct sort_key *k = &keys[(*n)++];
-        snprintf(k->field, sizeof(k->field), "%s", field);
-        k->desc = got == 2 && strcasecmp(dir, "desc") == 0;
-        k->date = alsim_is_date_field(coll, field);
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
-
-static void row_values(struct sort_row *row, const struct sort_key *keys, int n)
-{
-    for (int k = 0; k < n; k++) {
-        struct pick p = {.key = &keys[k], .best = {.missing = true}};
-        if (strcmp(keys[k].field, "id") == 0 && json_object_get(row->item.doc, "id") == NULL)
-            p.best = (struct sortval){.type = 2, .str = row->item.id};
-        else
-            alsim_path_visit(row->item.doc, keys[k].field, pick_visit, &p);
-        row->v[k] = p.best;
-    }
-}
-
-int alsim_sort_items(struct alsim_item *items, size_t n, enum alsim_coll c, const char *sort,
-                     char err[512])
-{
-    struct sort_key keys[MAX_SORT_KEYS];
-    int nkeys = 0;
-    if (parse_sort(sort != NULL ? sort : alsim_default_sort(c), c, keys, &nkeys, err) != 0)
-        return -1;
-    if (n < 2)
-        return 0;
-    struct sort_row *rows = calloc(n, sizeof(*rows));
-    if (rows == NULL) {
-        snprintf(err, 512, "out of memory sorting %zu items", n);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        rows[i].item = items[i];
-        row_values(&rows[i], keys, nkeys);
-    }
-    struct sort_ctx ctx = {keys, nkeys};
-    qsort_r(rows, n, sizeof(*rows), cmp_rows, &ctx);
-    for (size_t i = 0; i < n; i++)
-        items[i] = rows[i].item;
-    free(rows);
-    return 0;
 }
 
 /* ---------- deep paging snapshots ---------- */
@@ -349,7 +156,7 @@ struct search {
     const char *query;
     json_t *filters;       /* array of strings */
     long long offset, rows;
-    const char *sort;
+    struct alsim_sort sort;
     const char *fl;
     const char *deep;      /* deep_paging_id */
     int track;             /* -1 absent, 0 false, 1 true, 2 integer */
@@ -395,20 +202,9 @@ static json_t *project(const struct search *s, const struct alsim_item *it, bool
     if (out == NULL)
         return NULL;
     bool want_id = false;
-    if (s->fl == NULL) {
-        json_object_update(out, it->doc);
-        for (int i = 0; NOT_STORED[s->coll][i] != NULL; i++) {
-            const char *f = NOT_STORED[s->coll][i];
-            const char *dot = strchr(f, '.');
-            json_t *sub = dot != NULL ? json_object_get(out, "times") : NULL;
-            if (dot == NULL)
-                json_object_del(out, f);
-            else if (json_is_object(sub)) { /* copy before changing a shared object */
-                json_t *copy = json_copy(sub);
-                json_object_del(copy, dot + 1);
-                json_object_set_new(out, "times", copy);
-            }
-        }
+    if (s->fl == NULL) { /* the model's stored fields */
+        for (const char *const *f = ALSIM_STORED_FIELDS[s->coll]; *f != NULL; f++)
+            alsim_path_project(it->doc, out, *f);
         want_id = true;
     } else {
         const char *p = s->fl;
@@ -416,8 +212,7 @@ static json_t *project(const struct search *s, const struct alsim_item *it, bool
             size_t n = strcspn(p, ",");
             char f[512];
             snprintf(f, sizeof(f), "%.*s", (int)(n < 511 ? n : 511), p);
-            char *t = f + strspn(f, " ");
-            t[strcspn(t, " ")] = '\0';
+            char *t = f; /* fl.split(','): parts are not stripped */
             size_t tl = strlen(t);
             if (tl > 2 && strcmp(t + tl - 2, ".*") == 0)
                 t[tl - 2] = '\0';
@@ -467,36 +262,42 @@ static void next_id(const char *snap, size_t pos, char *out, size_t len)
     snprintf(out, len, "%s,%s", snap, enc);
 }
 
-static bool parse_deep_id(const char *id, char snap[33], size_t *pos)
+enum deep_id { DEEP_START, DEEP_CONTINUE, DEEP_UNKNOWN, DEEP_CRASH };
+
+/* Reads a deep_paging_id as the datastore does: without a comma it starts a new
+ * deep paging (any text, not just "*"); otherwise "<pit>,<base64 of JSON>", where
+ * a second comma, bad base64 or bad JSON raise (500). A well-formed id that is
+ * not one of ours names no snapshot (400). */
+static enum deep_id parse_deep_id(const char *id, char snap[33], size_t *pos)
 {
     const char *comma = strchr(id, ',');
-    if (comma == NULL || comma - id != 32)
-        return false;
-    memcpy(snap, id, 32);
-    snap[32] = '\0';
-    const char *b = comma + 1;
-    unsigned char raw[64];
-    int n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (; *b != '\0' && *b != '=' && n < 60; b++) {
-        const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        const char *at = strchr(alpha, *b);
-        if (at == NULL)
-            return false;
-        acc = (acc << 6) | (unsigned)(at - alpha);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            raw[n++] = (unsigned char)((acc >> bits) & 0xFF);
-        }
+    if (comma == NULL)
+        return DEEP_START;
+    const char *b64 = comma + 1;
+    if (strchr(b64, ',') != NULL)
+        return DEEP_CRASH; /* pit_id, search_after = id.split(',') */
+    size_t len = strlen(b64);
+    unsigned char *raw = malloc(len + 1);
+    if (raw == NULL)
+        return DEEP_CRASH;
+    struct alsim_b64 d = {0};
+    size_t n = alsim_b64_feed(&d, (const unsigned char *)b64, len, raw);
+    json_error_t e;
+    json_t *after = alsim_b64_complete(&d) ? json_loadb((char *)raw, n, JSON_DECODE_ANY, &e)
+                                           : NULL;
+    free(raw);
+    if (after == NULL)
+        return DEEP_CRASH;
+    json_t *p = json_array_get(after, 0);
+    bool ours = comma - id == 32 && json_array_size(after) == 1 && json_is_integer(p) &&
+                json_integer_value(p) >= 0;
+    if (ours) {
+        memcpy(snap, id, 32);
+        snap[32] = '\0';
+        *pos = (size_t)json_integer_value(p);
     }
-    raw[n] = '\0';
-    unsigned long long p = 0;
-    if (sscanf((char *)raw, "[%llu]", &p) != 1)
-        return false;
-    *pos = (size_t)p;
-    return true;
+    json_decref(after);
+    return ours ? DEEP_CONTINUE : DEEP_UNKNOWN;
 }
 
 static json_t *result_envelope(const struct search *s, json_t *items, json_t *total)
@@ -511,11 +312,16 @@ static void run_deep(struct alsim_req *r, struct search *s, struct alsim_resp *o
     size_t pos = 0, n = 0;
     struct alsim_item *page = NULL;
     bool more = false;
-    if (strcmp(s->deep, "*") == 0) {
+    enum deep_id kind = parse_deep_id(s->deep, snap, &pos);
+    if (kind == DEEP_CRASH) {
+        alsim_reply_500(out);
+        return;
+    }
+    if (kind == DEEP_START) {
         struct alsim_item *all = NULL;
         size_t total = 0;
         if (alsim_store_items(r->sim->store, s->coll, all_match, s, &all, &total) != 0 ||
-            alsim_sort_items(all, total, s->coll, s->sort, err) != 0) {
+            alsim_sort_items(all, total, s->coll, &s->sort, err) != 0) {
             alsim_items_free(all, total);
             alsim_reply(out, 400, NULL, "SearchException: %s", err);
             return;
@@ -526,12 +332,9 @@ static void run_deep(struct alsim_req *r, struct search *s, struct alsim_resp *o
                         "point-in-time contexts (at most %d)", MAX_SNAPSHOTS);
             return;
         }
-    } else if (!parse_deep_id(s->deep, snap, &pos)) {
-        alsim_reply(out, 400, NULL, "SearchException: No search context found for id [%s]",
-                    s->deep);
-        return;
     }
-    if (snap_page(r->sim->snaps, snap, pos, (size_t)s->rows, r->now_ms, &page, &n, &more) != 0) {
+    if (kind == DEEP_UNKNOWN ||
+        snap_page(r->sim->snaps, snap, pos, (size_t)s->rows, r->now_ms, &page, &n, &more) != 0) {
         alsim_reply(out, 400, NULL, "SearchException: No search context found for id [%s]",
                     s->deep);
         return;
@@ -560,7 +363,7 @@ static void run_plain(struct alsim_req *r, struct search *s, struct alsim_resp *
         return;
     }
     if (alsim_store_items(r->sim->store, s->coll, all_match, s, &all, &total) != 0 ||
-        alsim_sort_items(all, total, s->coll, s->sort, err) != 0) {
+        alsim_sort_items(all, total, s->coll, &s->sort, err) != 0) {
         alsim_items_free(all, total);
         alsim_reply(out, 400, NULL, "SearchException: %s", err);
         return;
@@ -656,6 +459,67 @@ static bool track_param(const json_t *v, struct search *s)
     return false;
 }
 
+/* The sort parameter as the datastore takes it: absent means the index's default;
+ * a string or a list of strings is parsed; a number or a boolean makes the
+ * datastore raise (500). False after an error answer. */
+static bool sort_param(const json_t *v, struct search *s, struct alsim_resp *out)
+{
+    char err[ALSIM_SORT_ERR_LEN];
+    int rc = 0;
+    if (v == NULL || json_is_null(v)) {
+        rc = alsim_sort_parse(alsim_default_sort(s->coll), &s->sort, err);
+    } else if (json_is_string(v)) {
+        rc = alsim_sort_parse(json_string_value(v), &s->sort, err);
+    } else if (json_is_array(v)) {
+        const char *parts[ALSIM_SORT_MAX_KEYS];
+        size_t n = json_array_size(v);
+        bool strings = n <= ALSIM_SORT_MAX_KEYS;
+        for (size_t i = 0; strings && i < n; i++)
+            strings = (parts[i] = json_string_value(json_array_get(v, i))) != NULL;
+        if (strings) {
+            rc = alsim_sort_parse_list(parts, n, &s->sort, err);
+        } else {
+            snprintf(err, sizeof(err), "al-sim takes a sort as a string or a list of at most "
+                     "%d strings", ALSIM_SORT_MAX_KEYS);
+            rc = -1;
+        }
+    } else if (!json_is_object(v)) {
+        alsim_reply_500(out); /* "," in <int> raises a TypeError */
+        return false;
+    } else {
+        snprintf(err, sizeof(err), "al-sim does not take a sort given as an object");
+        rc = -1;
+    }
+    if (rc != 0)
+        alsim_reply(out, 400, NULL, "SearchException: %s", err);
+    return rc == 0;
+}
+
+/* fl and deep_paging_id as the datastore uses them; false (after a 500) where it
+ * raises: fl.split(',') on a truthy non-string, `"," in deep_paging_id` on a
+ * number or a boolean. An empty or falsy fl means the default fields. A list or
+ * an object as deep_paging_id (without a "," in it) starts a new deep paging. */
+static bool fl_and_deep(json_t *p, struct search *s, struct alsim_resp *out)
+{
+    json_t *fl = json_object_get(p, "fl"), *dp = json_object_get(p, "deep_paging_id");
+    bool crash = alsim_py_truthy(fl) && !json_is_string(fl);
+    if (json_is_array(dp) || json_is_object(dp)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(dp, i, v)
+            crash |= json_is_string(v) && strcmp(json_string_value(v), ",") == 0;
+        crash |= json_object_get(dp, ",") != NULL; /* "," in ... is true: .split() raises */
+        s->deep = "";
+    } else if (dp != NULL && !json_is_null(dp)) {
+        crash |= !json_is_string(dp);
+        s->deep = json_string_value(dp);
+    }
+    s->fl = alsim_py_truthy(fl) ? json_string_value(fl) : NULL;
+    if (crash)
+        alsim_reply_500(out);
+    return !crash;
+}
+
 /* Fills s from the parameters; false after an error answer. */
 static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct alsim_resp *out)
 {
@@ -678,6 +542,8 @@ static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct
                                                                             : json_array();
     s->offset = 0;
     s->rows = 25;
+    if (!sort_param(json_object_get(p, "sort"), s, out) || !fl_and_deep(p, s, out))
+        return false;
     const char *bad = NULL;
     if (s->query == NULL)
         bad = "[query] must be a string";
@@ -693,9 +559,6 @@ static bool read_params(struct alsim_req *r, json_t *p, struct search *s, struct
         alsim_reply(out, 400, NULL, "SearchException: %s", bad);
         return false;
     }
-    s->sort = json_string_value(json_object_get(p, "sort"));
-    s->fl = json_string_value(json_object_get(p, "fl"));
-    s->deep = json_string_value(json_object_get(p, "deep_paging_id"));
     (void)r;
     return true;
 }
@@ -735,7 +598,7 @@ void alsim_h_search(struct alsim_req *r, struct alsim_resp *out)
         return;
     }
     int coll = alsim_coll_from_name(index);
-    if (coll < 0 || coll == ALSIM_EMPTYRESULT) {
+    if (coll < 0) {
         alsim_reply(out, 400, NULL, "Not a valid index to search in: %s", index);
         return;
     }
@@ -747,7 +610,8 @@ void alsim_h_search(struct alsim_req *r, struct alsim_resp *out)
     bool archive = archive_flag(p, "use_archive") || archive_flag(p, "archive_only");
     if (archive && !(r->roles & ROLE(R_ARCHIVE_VIEW)))
         alsim_reply(out, 403, json_object(), "User is not allowed to view the archive");
-    else if (read_params(r, p, &s, out) && !compile(r, &s, err))
+    else if (read_params(r, p, &s, out) &&
+             (!compile(r, &s, err) || alsim_sort_check(&s.sort, s.coll, err) != 0))
         alsim_reply(out, 400, NULL, "SearchException: %s", err);
     else if (out->status == 0 && s.deep != NULL)
         run_deep(r, &s, out);
@@ -755,6 +619,7 @@ void alsim_h_search(struct alsim_req *r, struct alsim_resp *out)
         run_plain(r, &s, out);
     for (size_t i = 0; i < s.nq; i++)
         alsim_query_free(s.qs[i]);
+    alsim_sort_free(&s.sort);
     json_decref(s.filters);
     json_decref(p);
 }

@@ -384,10 +384,32 @@ static int seed_submission(struct ctx *c, long i)
 
 /* ---------- list collections ---------- */
 
-static json_t *user_source(const char *cl)
+/* The accounts whose user sources the list items carry, as on an instance where
+ * several analysts list hashes: add_update on a target accepts a user source only
+ * from that user (al-rest-api.md §5.10). Item 0 is the first one's. */
+static const char *const LIST_USERS[] = {"admin", "alice", "bob"};
+#define N_LIST_USERS (sizeof(LIST_USERS) / sizeof(LIST_USERS[0]))
+
+static json_t *source(const char *cl, const char *name, const char *type, const char *reason)
 {
-    return json_pack("[{s:s,s:s,s:[s],s:s}]", "classification", cl, "name", "admin", "reason",
-                     "seeded by al-sim", "type", "user");
+    return json_pack("{s:s,s:s,s:[s],s:s}", "classification", cl, "name", name, "reason", reason,
+                     "type", type);
+}
+
+/* Sources of list item k: every fourth from an external feed only (needs
+ * signature_import to replay); the others from one of LIST_USERS in turn, every
+ * second of them with the feed too. */
+static json_t *item_sources(struct ctx *c, enum alsim_coll coll, long k)
+{
+    const char *cl = c->o->classification;
+    const char *feed = coll == ALSIM_BADLIST ? "threat-feed" : "NSRL";
+    json_t *srcs = json_array();
+    if (k % 4 != 3)
+        json_array_append_new(srcs, source(cl, LIST_USERS[(size_t)k % N_LIST_USERS], "user",
+                                           "seeded by al-sim"));
+    if (k % 2 == 1)
+        json_array_append_new(srcs, source(cl, feed, "external", "listed by the feed"));
+    return srcs;
 }
 
 /* Badlist or safelist item k: a file (hashes) or, every third, a tag. */
@@ -397,7 +419,7 @@ static int seed_hashlist(struct ctx *c, enum alsim_coll coll, long k)
     tick(c, iso);
     json_t *doc = json_pack("{s:s,s:s,s:s,s:b,s:n,s:o}", "added", iso, "updated", iso,
                             "classification", c->o->classification, "enabled", 1, "expiry_ts",
-                            "sources", user_source(c->o->classification));
+                            "sources", item_sources(c, coll, k));
     if (coll == ALSIM_BADLIST)
         json_object_set_new(doc, "attribution", json_null());
     if (k % 3 == 2) {

@@ -289,6 +289,58 @@ void alsim_rm_tree(const char *path)
     rm_rec(path, 0);
 }
 
+bool alsim_py_truthy(const json_t *v)
+{
+    if (v == NULL || json_is_null(v) || json_is_false(v))
+        return false;
+    if (json_is_string(v))
+        return json_string_length(v) > 0;
+    if (json_is_number(v))
+        return json_number_value(v) != 0;
+    if (json_is_array(v))
+        return json_array_size(v) > 0;
+    return !json_is_object(v) || json_object_size(v) > 0;
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+size_t alsim_b64_feed(struct alsim_b64 *d, const unsigned char *in, size_t n, unsigned char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && !d->done; i++) {
+        if (in[i] == '=') {
+            if (d->quad >= 2 && d->quad + ++d->pads >= 4)
+                d->done = true;
+            continue;
+        }
+        int v = b64_value(in[i]);
+        if (v < 0)
+            continue;
+        d->pads = 0;
+        d->acc = (d->acc << 6) | (unsigned)v;
+        if (++d->quad == 1)
+            continue;
+        out[o++] = (unsigned char)(d->acc >> (2 * (4 - d->quad)));
+        d->acc &= (1u << (2 * (4 - d->quad))) - 1;
+        d->quad %= 4;
+    }
+    return o;
+}
+
+bool alsim_b64_complete(const struct alsim_b64 *d)
+{
+    return d->done || d->quad == 0;
+}
+
 bool alsim_flag_true(const char *v)
 {
     return v != NULL && (v[0] == '\0' || strcasecmp(v, "true") == 0);

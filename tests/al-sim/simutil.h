@@ -37,6 +37,22 @@ int alsim_mkdirs(const char *path);
  * beyond one level); used to empty tmp/. */
 void alsim_rm_tree(const char *path);
 
+/* Python truthiness of a JSON value (`if x:`): null, false, 0, 0.0, "", [] and {}
+ * are false; NULL (absent) too. */
+bool alsim_py_truthy(const json_t *v);
+
+/* Python's lenient base64 decoding (base64.b64decode without validate): bytes
+ * outside the alphabet are skipped, decoding stops after the padding. Feed the
+ * input in chunks; each call writes at most n bytes to out and returns how many. */
+struct alsim_b64 {
+    unsigned acc;
+    int quad, pads;
+    bool done;
+};
+size_t alsim_b64_feed(struct alsim_b64 *d, const unsigned char *in, size_t n, unsigned char *out);
+/* After the last chunk: false where Python raises binascii.Error (bad padding). */
+bool alsim_b64_complete(const struct alsim_b64 *d);
+
 /* Case-insensitive ASCII "true"/"" test of a query flag, as Assemblyline reads
  * exist_ok, use_alert and allow_incomplete. NULL (absent) is false. */
 bool alsim_flag_true(const char *v);

@@ -1,5 +1,5 @@
-/* Unit tests of al-sim's query evaluator (query.c), date handling (simtime.c) and
- * field paths (docpath.c). */
+/* Unit tests of al-sim's query evaluator (query.c), date handling (simtime.c),
+ * field paths (docpath.c), field types (fields.c) and sorting (sort.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +11,10 @@
 #include <jansson.h>
 
 #include "docpath.h"
+#include "fields.h"
 #include "query.h"
 #include "simtime.h"
+#include "sort.h"
 
 /* 2024-05-01T12:00:00Z */
 #define NOW_MS 1714564800000LL
@@ -465,6 +467,226 @@ static void test_docpath_projection_keeps_nesting(void **state)
     json_decref(src);
 }
 
+/* ---------- field types and sorting ---------- */
+
+static void test_fields_follow_the_index_mappings(void **state)
+{
+    (void)state;
+    bool dv = true;
+    assert_int_equal(alsim_field_type(ALSIM_ALERT, "reporting_ts", &dv), ALSIM_F_DATE);
+    assert_true(dv);
+    assert_int_equal(alsim_field_type(ALSIM_ALERT, "al.request_end_time", &dv), ALSIM_F_DATE);
+    assert_false(dv); /* not indexed by the model */
+    assert_int_equal(alsim_field_type(ALSIM_SIGNATURE, "stats.last_hit", NULL), ALSIM_F_DATE);
+    assert_int_equal(alsim_field_type(ALSIM_SUBMISSION, "times.completed", NULL), ALSIM_F_DATE);
+    assert_int_equal(alsim_field_type(ALSIM_ALERT, "metadata.bundle.loaded", &dv),
+                     ALSIM_F_WILDCARD);
+    assert_true(dv);
+    assert_int_equal(alsim_field_type(ALSIM_BADLIST, "metadata.replay", NULL), ALSIM_F_NONE);
+    assert_int_equal(alsim_field_type(ALSIM_ALERT, "metadata", NULL), ALSIM_F_NONE);
+    assert_int_equal(alsim_field_type(ALSIM_SUBMISSION, "times", NULL), ALSIM_F_NONE);
+    assert_int_equal(alsim_field_type(ALSIM_SUBMISSION, "params.description", &dv),
+                     ALSIM_F_TEXT);
+    assert_false(dv);
+    assert_int_equal(alsim_field_type(ALSIM_WORKFLOW, "id", NULL), ALSIM_F_KEYWORD);
+    assert_int_equal(alsim_field_type(ALSIM_WORKFLOW, "nosuch", &dv), ALSIM_F_NONE);
+    assert_false(dv);
+    assert_int_equal(alsim_field_type(ALSIM_COLL_COUNT, "id", NULL), ALSIM_F_NONE);
+    assert_string_equal(alsim_ftype_name(ALSIM_F_KEYWORD), "keyword");
+    for (int c = 0; c < ALSIM_COLL_COUNT; c++) { /* bsearch needs the tables sorted */
+        for (size_t i = 1; i < ALSIM_FIELD_TABLES[c].n; i++)
+            assert_true(strcmp(ALSIM_FIELD_TABLES[c].v[i - 1].name,
+                               ALSIM_FIELD_TABLES[c].v[i].name) < 0);
+        for (const char *const *f = ALSIM_STORED_FIELDS[c]; *f != NULL; f++)
+            if (alsim_field_type((enum alsim_coll)c, *f, NULL) == ALSIM_F_NONE)
+                fail_msg("stored field %s of collection %d is not mapped", *f, c);
+    }
+    assert_string_equal(ALSIM_STORED_FIELDS[ALSIM_SUBMISSION][11], "times.submitted");
+}
+
+/* Parses `text` (must succeed) and returns "field asc|desc;..." in buf. */
+static const char *sorted_keys(const char *text, char *buf, size_t len)
+{
+    struct alsim_sort s;
+    char err[ALSIM_SORT_ERR_LEN];
+    if (alsim_sort_parse(text, &s, err) != 0)
+        fail_msg("sort [%s] did not parse: %s", text, err);
+    buf[0] = '\0';
+    for (int i = 0; i < s.n; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s %s", i ? ";" : "", s.keys[i].field,
+                 s.keys[i].desc ? "desc" : "asc");
+    alsim_sort_free(&s);
+    return buf;
+}
+
+/* Parses `text`, which must fail with exactly `want`. */
+static void bad_sort(const char *text, const char *want)
+{
+    struct alsim_sort s;
+    char err[ALSIM_SORT_ERR_LEN];
+    assert_int_equal(alsim_sort_parse(text, &s, err), -1);
+    assert_null(s.text);
+    assert_string_equal(err, want);
+}
+
+static void test_sort_takes_fields_with_a_lower_case_direction(void **state)
+{
+    (void)state;
+    char b[256];
+    assert_string_equal(sorted_keys("reporting_ts asc", b, sizeof(b)), "reporting_ts asc");
+    assert_string_equal(sorted_keys("times.completed desc", b, sizeof(b)),
+                        "times.completed desc");
+    assert_string_equal(sorted_keys(" a asc ,b desc,\tc asc\n", b, sizeof(b)),
+                        "a asc;b desc;c asc");
+    assert_string_equal(sorted_keys("_id desc", b, sizeof(b)), "id desc");
+}
+
+static void test_sort_refuses_what_the_datastore_refuses(void **state)
+{
+    (void)state;
+    bad_sort("reporting_ts ASC", "Unknown sort parameter reporting_ts ASC");
+    bad_sort("reporting_ts sideways", "Unknown sort parameter reporting_ts sideways");
+    bad_sort("reporting_ts  asc", "Unknown sort parameter reporting_ts  asc");
+    bad_sort(" reporting_ts asc", "Unknown sort parameter  reporting_ts asc"); /* not stripped */
+    bad_sort("a asc desc", "Unknown sort parameter a asc desc");
+    bad_sort("a asc, b up", "Unknown sort parameter b up"); /* the stripped part */
+    bad_sort("a, b up", "Unknown sort parameter b up");    /* before Elasticsearch's error */
+}
+
+static void test_sort_without_a_direction_is_malformed_for_elasticsearch(void **state)
+{
+    (void)state;
+    const char *want =
+        "malformed sort format, within the sort array, an object, or an actual string are allowed";
+    bad_sort("reporting_ts", want);
+    bad_sort("", want);
+    bad_sort("a asc,", want);
+    bad_sort("a asc,,b desc", want);
+    bad_sort("reporting_ts\tasc", want);
+}
+
+static void test_sort_given_as_a_list_parses_each_part_unstripped(void **state)
+{
+    (void)state;
+    struct alsim_sort s;
+    char err[ALSIM_SORT_ERR_LEN];
+    const char *ok[] = {"a asc", "_id desc"};
+    assert_int_equal(alsim_sort_parse_list(ok, 2, &s, err), 0);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.keys[1].field, "id");
+    alsim_sort_free(&s);
+    const char *padded[] = {"a asc", " b desc"};
+    assert_int_equal(alsim_sort_parse_list(padded, 2, &s, err), -1);
+    assert_string_equal(err, "Unknown sort parameter  b desc");
+    const char *nested[] = {"a asc, b desc"};
+    assert_int_equal(alsim_sort_parse_list(nested, 1, &s, err), -1);
+    assert_non_null(strstr(err, "malformed sort format"));
+    alsim_sort_free(NULL);
+}
+
+static void test_sort_has_a_cap_on_its_fields(void **state)
+{
+    (void)state;
+    char text[ALSIM_SORT_MAX_KEYS * 8 + 16] = "";
+    for (int i = 0; i <= ALSIM_SORT_MAX_KEYS; i++)
+        strcat(text, i ? ",a asc" : "a asc");
+    struct alsim_sort s;
+    char err[ALSIM_SORT_ERR_LEN];
+    assert_int_equal(alsim_sort_parse(text, &s, err), -1);
+    assert_non_null(strstr(err, "at most 64 fields"));
+}
+
+/* Checks `text` against collection c: NULL wants success, else exactly `want`. */
+static void check_sort(enum alsim_coll c, const char *text, const char *want)
+{
+    struct alsim_sort s;
+    char err[ALSIM_SORT_ERR_LEN];
+    if (alsim_sort_parse(text, &s, err) != 0)
+        fail_msg("sort [%s] did not parse: %s", text, err);
+    int rc = alsim_sort_check(&s, c, err);
+    alsim_sort_free(&s);
+    if (want == NULL && rc != 0)
+        fail_msg("sort [%s] refused: %s", text, err);
+    if (want != NULL) {
+        assert_int_equal(rc, -1);
+        assert_string_equal(err, want);
+    }
+}
+
+static void test_sort_check_refuses_fields_elasticsearch_cannot_sort_on(void **state)
+{
+    (void)state;
+    check_sort(ALSIM_ALERT, "reporting_ts asc", NULL);
+    check_sort(ALSIM_SUBMISSION, "times.completed asc, sid desc", NULL);
+    check_sort(ALSIM_ALERT, "metadata.replay asc, _score desc, _doc asc", NULL);
+    check_sort(ALSIM_WORKFLOW, "_id asc", NULL);
+    check_sort(ALSIM_ALERT, "nosuch asc", "No mapping found for [nosuch] in order to sort on");
+    check_sort(ALSIM_SUBMISSION, "sid asc, times desc",
+               "No mapping found for [times] in order to sort on");
+    check_sort(ALSIM_BADLIST, "metadata.replay asc",
+               "No mapping found for [metadata.replay] in order to sort on");
+    check_sort(ALSIM_SUBMISSION, "scan_key asc",
+               "Can't load fielddata on [scan_key] because fielddata is unsupported on fields "
+               "of type [keyword]. Use doc values instead.");
+    struct alsim_sort s;
+    char err[ALSIM_SORT_ERR_LEN];
+    assert_int_equal(alsim_sort_parse("data desc", &s, err), 0);
+    assert_int_equal(alsim_sort_check(&s, ALSIM_SIGNATURE, err), -1);
+    assert_non_null(strstr(err, "Text fields are not optimised"));
+    assert_non_null(strstr(err, "set fielddata=true on [data]"));
+    alsim_sort_free(&s);
+    for (int c = 0; c < ALSIM_COLL_COUNT; c++) /* every default sort is a valid one */
+        check_sort((enum alsim_coll)c, alsim_default_sort((enum alsim_coll)c), NULL);
+}
+
+/* Sorts the items of a {"id": doc} object by `text`; returns their ids joined. */
+static const char *order_of(enum alsim_coll c, const char *docs, const char *text, char *buf,
+                            size_t len)
+{
+    json_t *all = doc(docs);
+    struct alsim_item items[8];
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(all, k, v) {
+        items[n].id = strdup(k);
+        items[n++].doc = json_incref(v);
+    }
+    struct alsim_sort s;
+    char err[ALSIM_SORT_ERR_LEN];
+    assert_int_equal(alsim_sort_parse(text, &s, err), 0);
+    assert_int_equal(alsim_sort_items(items, n, c, &s, err), 0);
+    alsim_sort_free(&s);
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i ? "," : "", items[i].id);
+        free(items[i].id);
+        json_decref(items[i].doc);
+    }
+    json_decref(all);
+    return buf;
+}
+
+static void test_sort_orders_dates_as_instants_and_missing_values_last(void **state)
+{
+    (void)state;
+    char b[128];
+    const char *docs = "{\"a\": {\"reporting_ts\": \"2024-05-01T10:00:00+02:00\"},"
+                       " \"b\": {\"reporting_ts\": \"2024-05-01T09:00:00.000001Z\"},"
+                       " \"c\": {},"
+                       " \"d\": {\"reporting_ts\": \"2024-05-01T08:30:00Z\"}}";
+    assert_string_equal(order_of(ALSIM_ALERT, docs, "reporting_ts asc", b, sizeof(b)),
+                        "a,d,b,c");
+    assert_string_equal(order_of(ALSIM_ALERT, docs, "reporting_ts desc", b, sizeof(b)),
+                        "b,d,a,c");
+    const char *tags = "{\"x\": {\"label\": [\"m\", \"a\"]}, \"y\": {\"label\": [\"b\", \"z\"]},"
+                       " \"w\": {\"label\": \"b\"}}";
+    assert_string_equal(order_of(ALSIM_ALERT, tags, "label asc", b, sizeof(b)), "x,w,y");
+    assert_string_equal(order_of(ALSIM_ALERT, tags, "label desc", b, sizeof(b)), "y,x,w");
+    assert_string_equal(order_of(ALSIM_ALERT, tags, "_score desc", b, sizeof(b)), "w,x,y");
+    assert_string_equal(order_of(ALSIM_ALERT, tags, "id desc", b, sizeof(b)), "y,x,w");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +712,14 @@ int main(void)
         cmocka_unit_test(test_time_formats_like_assemblyline),
         cmocka_unit_test(test_time_date_math_adds_rounds_and_clamps),
         cmocka_unit_test(test_docpath_projection_keeps_nesting),
+        cmocka_unit_test(test_fields_follow_the_index_mappings),
+        cmocka_unit_test(test_sort_takes_fields_with_a_lower_case_direction),
+        cmocka_unit_test(test_sort_refuses_what_the_datastore_refuses),
+        cmocka_unit_test(test_sort_without_a_direction_is_malformed_for_elasticsearch),
+        cmocka_unit_test(test_sort_given_as_a_list_parses_each_part_unstripped),
+        cmocka_unit_test(test_sort_has_a_cap_on_its_fields),
+        cmocka_unit_test(test_sort_check_refuses_fields_elasticsearch_cannot_sort_on),
+        cmocka_unit_test(test_sort_orders_dates_as_instants_and_missing_values_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

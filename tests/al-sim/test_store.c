@@ -367,6 +367,49 @@ static void test_pyrepr_prints_values_as_python_str(void **state)
     json_decref(long_str);
 }
 
+/* Decodes `in` fed in chunks of `chunk` bytes; NULL where Python raises. */
+static const char *b64(const char *in, size_t chunk, char *out)
+{
+    struct alsim_b64 d = {0};
+    size_t o = 0, n = strlen(in);
+    for (size_t i = 0; i < n; i += chunk)
+        o += alsim_b64_feed(&d, (const unsigned char *)in + i, n - i < chunk ? n - i : chunk,
+                            (unsigned char *)out + o);
+    out[o] = '\0';
+    return alsim_b64_complete(&d) ? out : NULL;
+}
+
+static void test_b64_decodes_as_pythons_lenient_b64decode(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(b64("WzBd", 4, out), "[0]");
+    assert_string_equal(b64("W z\nB!d", 1, out), "[0]"); /* other bytes are skipped */
+    assert_string_equal(b64("WzA=", 3, out), "[0");
+    assert_string_equal(b64("WzA=ignored", 2, out), "[0"); /* stops after the padding */
+    assert_string_equal(b64("", 1, out), "");
+    assert_null(b64("WzA", 4, out)); /* binascii.Error: Incorrect padding */
+    assert_null(b64("W", 1, out));
+}
+
+static void test_py_truthy_is_pythons_bool(void **state)
+{
+    (void)state;
+    const char *falsy[] = {"null", "false", "0", "0.0", "\"\"", "[]", "{}"};
+    const char *truthy[] = {"true", "1", "-0.5", "\"x\"", "[0]", "{\"a\": 0}"};
+    for (size_t i = 0; i < sizeof(falsy) / sizeof(falsy[0]); i++) {
+        json_t *v = json_loads(falsy[i], JSON_DECODE_ANY, NULL);
+        assert_false(alsim_py_truthy(v));
+        json_decref(v);
+    }
+    for (size_t i = 0; i < sizeof(truthy) / sizeof(truthy[0]); i++) {
+        json_t *v = json_loads(truthy[i], JSON_DECODE_ANY, NULL);
+        assert_true(alsim_py_truthy(v));
+        json_decref(v);
+    }
+    assert_false(alsim_py_truthy(NULL));
+}
+
 static void test_classification_normalises_and_raises(void **state)
 {
     (void)state;
@@ -424,6 +467,50 @@ static void test_seed_is_deterministic(void **state)
     rmdir_all(b);
 }
 
+/* The "<type>:<name>" of each source of list item k of a collection. */
+static void item_sources_are(struct alsim_store *s, enum alsim_coll c, json_t *summary, size_t k,
+                             const char *want)
+{
+    const char *id = json_string_value(json_array_get(json_object_get(summary,
+                                                                      alsim_coll_name(c)), k));
+    json_t *doc = alsim_store_get(s, c, id);
+    assert_non_null(doc);
+    char got[256] = "";
+    size_t i;
+    json_t *src;
+    json_array_foreach(json_object_get(doc, "sources"), i, src)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s:%s", i ? "," : "",
+                 json_string_value(json_object_get(src, "type")),
+                 json_string_value(json_object_get(src, "name")));
+    assert_string_equal(got, want);
+    json_decref(doc);
+}
+
+static void test_seed_list_items_come_from_several_users_and_feeds(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct alsim_store *s = open_store(dir);
+    struct alsim_seed_opts o;
+    alsim_seed_defaults(&o);
+    o.rng_seed = 7;
+    o.submissions = 0;
+    o.badlist = o.safelist = 5;
+    json_t *summary = NULL;
+    char err[ALSIM_ERRLEN];
+    assert_int_equal(alsim_seed_run(s, &o, &summary, err), 0);
+    item_sources_are(s, ALSIM_BADLIST, summary, 0, "user:admin");
+    item_sources_are(s, ALSIM_BADLIST, summary, 1, "user:alice,external:threat-feed");
+    item_sources_are(s, ALSIM_BADLIST, summary, 2, "user:bob");
+    item_sources_are(s, ALSIM_BADLIST, summary, 3, "external:threat-feed");
+    item_sources_are(s, ALSIM_BADLIST, summary, 4, "user:alice");
+    item_sources_are(s, ALSIM_SAFELIST, summary, 1, "user:alice,external:NSRL");
+    item_sources_are(s, ALSIM_SAFELIST, summary, 3, "external:NSRL");
+    json_decref(summary);
+    alsim_store_close(s);
+    rmdir_all(dir);
+}
+
 static void test_seed_options_from_json_are_checked(void **state)
 {
     (void)state;
@@ -462,7 +549,10 @@ int main(void)
         cmocka_unit_test(test_checkpoints_survive_reopen),
         cmocka_unit_test(test_pyrepr_prints_values_as_python_str),
         cmocka_unit_test(test_classification_normalises_and_raises),
+        cmocka_unit_test(test_b64_decodes_as_pythons_lenient_b64decode),
+        cmocka_unit_test(test_py_truthy_is_pythons_bool),
         cmocka_unit_test(test_seed_is_deterministic),
+        cmocka_unit_test(test_seed_list_items_come_from_several_users_and_feeds),
         cmocka_unit_test(test_seed_options_from_json_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

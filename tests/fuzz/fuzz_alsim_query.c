@@ -1,9 +1,11 @@
 /*
  * Fuzz target: al-sim's Lucene-subset query parser and evaluator (tests/al-sim/
  * query.c), which reads the query and filters of every search, bulk pending and
- * workflow request. Any input must parse or fail with a message, and a parsed
- * query must evaluate against a document with nested objects, flat dotted keys,
- * arrays, dates, numbers, booleans and nulls, without crashing or leaking.
+ * workflow request, and its sort parser (sort.c), which reads the sort of every
+ * search. Any input must parse or fail with a message; a parsed query must
+ * evaluate against a document with nested objects, flat dotted keys, arrays,
+ * dates, numbers, booleans and nulls, and a parsed sort must be checked against
+ * the alert mapping and order documents, without crashing or leaking.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <jansson.h>
 
 #include "query.h"
+#include "sort.h"
 
 static bool is_date(const char *field, void *ud)
 {
@@ -24,6 +27,28 @@ static const char DOC[] =
     " \"ok\": true, \"none\": null, \"label\": [\"a\", \"b-c\"], \"times\": {\"completed\": 0},"
     " \"metadata\": {\"replay\": \"pending\", \"bundle.loaded\": \"2024\"},"
     " \"files\": [{\"sha256\": \"x\"}, {\"sha256\": \"y\", \"n\": 1.5}], \"title\": \"Hello World\"}";
+
+/* The input as a sort: parsed, checked, and used on two documents. */
+static void fuzz_sort(const char *text, json_t *doc)
+{
+    struct alsim_sort s;
+    char err[ALSIM_SORT_ERR_LEN];
+    if (alsim_sort_parse(text, &s, err) != 0) {
+        if (err[0] == '\0')
+            abort();
+        return;
+    }
+    if (alsim_sort_check(&s, ALSIM_ALERT, err) != 0 && err[0] == '\0')
+        abort();
+    struct alsim_item items[2] = {{strdup("B"), json_incref(doc)}, {strdup("A"), json_object()}};
+    if (alsim_sort_items(items, 2, ALSIM_ALERT, &s, err) != 0)
+        abort(); /* only ENOMEM fails */
+    for (int i = 0; i < 2; i++) {
+        free(items[i].id);
+        json_decref(items[i].doc);
+    }
+    alsim_sort_free(&s);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (err[0] == '\0') {
         abort(); /* a failure always says why */
     }
+    fuzz_sort(text, doc);
     free(text);
     return 0;
 }

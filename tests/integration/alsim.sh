@@ -11,6 +11,8 @@
 #   through --ready-file, so there is no race), with its data in $T/alsim-NAME,
 #   waits until it answers, and stops it when the test exits. The default name is
 #   "alsim". Unless given, it adds --long-poll 1 (short queue waits for tests).
+#   Everything else is upstream's default, the quota too: 10 concurrent calls per
+#   user (long polls included); a test that needs more passes --api-quota.
 #   Sets and exports, for NAME upper-cased (non-alphanumerics become _):
 #     ALSIM_<NAME>_URL   http://127.0.0.1:PORT        ALSIM_<NAME>_PORT
 #     ALSIM_<NAME>_USER  account name                 ALSIM_<NAME>_APIKEY  KEYNAME:SECRET

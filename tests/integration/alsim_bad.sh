@@ -71,6 +71,10 @@ raw POST /api/v4/bundle/ "${R[@]}" --data-binary x
 assert_eq 403 "$status"
 alsim_call bad POST /api/v4/search/nosuch/ -d '{"query": "*"}'
 alsim_expect 400 "Not a valid index to search in: nosuch"
+alsim_call bad POST /api/v4/search/emptyresult/ -d '{"query": "*"}'
+alsim_expect 200 "" # an admin index
+raw POST /api/v4/search/emptyresult/ "${R[@]}" -d '{"query": "*"}'
+assert_eq 403 "$status" "emptyresult needs administration"
 
 note "bad JSON and content types"
 alsim_call bad POST /api/v4/search/alert/ -d '{bad json'
@@ -118,13 +122,49 @@ alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "offset": -1}'
 assert_eq 400 "$status"
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "reporting_ts sideways"}'
 alsim_expect 400 "SearchException: Unknown sort parameter reporting_ts sideways"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "reporting_ts ASC"}'
+alsim_expect 400 "SearchException: Unknown sort parameter reporting_ts ASC"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "ts desc, reporting_ts  asc"}'
+alsim_expect 400 "SearchException: Unknown sort parameter reporting_ts  asc"
+malformed="SearchException: malformed sort format, within the sort array, an object, or an actual string are allowed"
+for sort in reporting_ts "" "reporting_ts asc,"; do
+  alsim_call bad POST /api/v4/search/alert/ -d "{\"query\": \"*\", \"sort\": \"$sort\"}"
+  alsim_expect 400 "$malformed"
+done
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "reporting_ts asc, nosuch desc"}'
+alsim_expect 400 "SearchException: No mapping found for [nosuch] in order to sort on"
+alsim_call bad POST /api/v4/search/submission/ -d '{"query": "*", "sort": "times asc"}'
+alsim_expect 400 "SearchException: No mapping found for [times] in order to sort on"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "metadata asc"}'
+alsim_expect 400 "SearchException: No mapping found for [metadata] in order to sort on"
+alsim_call bad POST /api/v4/search/signature/ -d '{"query": "*", "sort": "data asc"}'
+assert_eq 400 "$status" "a text field"
+assert_contains "$(jq -r .api_error_message <<<"$body")" "SearchException: Text fields are not optimised"
+alsim_call bad GET "/api/v4/search/alert/?query=*&sort=reporting_ts%20Desc"
+alsim_expect 400 "SearchException: Unknown sort parameter reporting_ts Desc"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": 5}'
+alsim_expect 500 "Internal Server Error"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": ["reporting_ts asc", " ts desc"]}'
+alsim_expect 400 "SearchException: Unknown sort parameter  ts desc"
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "sort": "reporting_ts asc, metadata.replay desc, _id asc"}'
+alsim_expect 200 ""
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "offset": 9990, "rows": 11}'
 assert_eq 400 "$status"
 assert_contains "$(jq -r .api_error_message <<<"$body")" "Result window is too large"
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "deep_paging_id": "garbage"}'
-alsim_expect 400 "SearchException: No search context found for id [garbage]"
+alsim_expect 200 "" # an id without a comma starts a deep paging, as "*" does
+assert_eq null "$(jq -c .api_response.total <<<"$body")"
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "deep_paging_id": "0123456789abcdef0123456789abcdef,WzBd"}'
-assert_eq 400 "$status" "an unknown snapshot"
+alsim_expect 400 "SearchException: No search context found for id [0123456789abcdef0123456789abcdef,WzBd]"
+for dp in '"a,b,c"' '"x,!!!"' '"x,e30"' 5 true; do # split, base64 or JSON raise; "," in 5 too
+  alsim_call bad POST /api/v4/search/alert/ -d "{\"query\": \"*\", \"deep_paging_id\": $dp}"
+  alsim_expect 500 "Internal Server Error"
+done
+alsim_call bad POST /api/v4/search/alert/ -d '{"query": "*", "fl": ["alert_id"]}'
+alsim_expect 500 "Internal Server Error" # fl.split(',') on a list
+alsim_call bad POST /api/v4/search/signature/ -d '{"query": "stats.last_hit:[1d TO now]"}'
+assert_eq 400 "$status" "stats.last_hit is a date field of the signature mapping"
+assert_contains "$(jq -r .api_error_message <<<"$body")" "failed to parse date field [1d]"
 alsim_call bad POST /api/v4/search/alert/ -d '{"query": "/regex/"}'
 assert_contains "$(jq -r .api_error_message <<<"$body")" "regular expressions"
 alsim_call bad POST /api/v4/search/alert/ -d '[]'
@@ -217,8 +257,12 @@ stats=$(curl -s "$ALSIM_BAD_URL/_sim/stats")
 assert_eq 0 "$(jq '[.collections[]] | add' <<<"$stats")" "nothing stored by failed imports"
 assert_eq 0 "$(ls "$ALSIM_BAD_DIR/files" | wc -l | tr -d ' ')"
 assert_eq 0 "$(ls "$ALSIM_BAD_DIR/tmp" | wc -l | tr -d ' ')" "scratch files removed"
+raw POST "/api/v4/bundle/?exist_ok" -H "X-USER: admin" -H "X-APIKEY: devkey:devpass" \
+  -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "@$T/incomplete.tgz"
+alsim_expect 400 "Bundle decompression failed. Not a valid bundle: empty file" # request.data is empty
 imports=$(curl -s "$ALSIM_BAD_URL/_sim/imports")
-[ "$(jq length <<<"$imports")" -ge 17 ] || fail "every import attempt is journaled"
+assert_eq form "$(jq -r '.[-1].format' <<<"$imports")"
+[ "$(jq length <<<"$imports")" -ge 18 ] || fail "every import attempt is journaled"
 alive "bad imports"
 
 note "garbage on the socket, long URLs, many connections"
@@ -240,24 +284,64 @@ wait "${pids[@]}"
 alive "garbage"
 
 note "read-only, replay disabled, quota"
-start_alsim --name ro --read-only --no-replay --api-quota 1
+start_alsim --name ro --read-only --no-replay
 alsim_call ro POST /api/v4/bundle/ --data-binary "@$T/ok.tgz"
 alsim_expect 403 "Access Denied (/api/v4/bundle/) [API not allowed in read-only mode]"
 alsim_call ro PUT /api/v4/badlist/ -d '{}'
 assert_eq 403 "$status"
 alsim_call ro GET /api/v4/replay/queue/alert/
 alsim_expect 404 "Api does not exist (/api/v4/replay/queue/alert/)"
-curl -s -o /dev/null -H "X-USER: admin" -H "X-APIKEY: devkey:devpass" -H 'Content-Type: application/json' \
-  -d '{"query": "*"}' "$ALSIM_RO_URL/api/v4/search/alert/"
-start_alsim --name quota --api-quota 1 --long-poll 3
-alsim_curl quota /api/v4/replay/queue/alert/ -m 10 >"$T/held" &
-holder=$!
-sleep 0.5
+alsim_call ro POST /api/v4/search/alert/ -d '{"query": "*"}'
+alsim_expect 200 "" # reading is allowed
+
+note "quota: 10 concurrent calls by default, as upstream; a long poll holds its slot"
+start_alsim --name quota --long-poll 60
+slots() { curl -s "$ALSIM_QUOTA_URL/_sim/stats" | jq .quota.admin; }
+holders=()
+for i in $(seq 1 10); do
+  alsim_curl quota /api/v4/replay/queue/alert/ -m 120 -o "$T/held.$i" & holders+=($!)
+done
+held() { [ "$(slots)" = 10 ]; }
+wait_until 60 held || fail "10 waiting long polls hold $(slots) quota slots, not 10"
 alsim_call quota GET /api/
-alsim_expect 503 "You've exceeded your maximum concurrent API calls quota of 1"
-wait "$holder"
+alsim_expect 503 "You've exceeded your maximum concurrent API calls quota of 10"
+assert_eq '""' "$(jq -c .api_response <<<"$body")"
+assert_eq 9 "$(slots)" "upstream's 503 ends a slot too (the tracker pops the oldest)"
 alsim_call quota GET /api/
+alsim_expect 200 "" # so the next call gets in
+for i in $(seq 1 10); do
+  alsim_call quota PUT /api/v4/replay/queue/alert/ -d "{\"alert_id\": \"a$i\", \"reporting_ts\": \"t\"}"
+  alsim_expect 200 ""
+done
+wait "${holders[@]}"
+assert_eq 10 "$(cat "$T"/held.* | jq -r .api_response.alert_id | sort -u | wc -l | tr -d ' ')" \
+  "every long poll got a message"
+assert_eq 0 "$(slots)" "every slot ended"
+
+note "quota: a slot ends when the answer is made, not when its body is sent"
+start_alsim --name q1 --api-quota 1 --fault 'kind=stall-body,ms=600000,path=/api/v4/bundle/'
+qsid=$(alsim_seed q1 rng_seed=5 submissions=1 files=1 file_size=20000 alerts=0 | jq -r '.submissions[0]')
+alsim_curl q1 "/api/v4/bundle/$qsid/" -o "$T/stalled.bundle" -m 600 &
+stalled=$!
+wait_until 60 test -s "$T/stalled.bundle" || fail "the stalled download did not start"
+alsim_call q1 GET /api/
+alsim_expect 200 "" # while half the bundle waits to be sent
+pid_alive "$stalled" || fail "the stalled download ended"
+kill "$stalled"
+wait "$stalled" || true
+
+note "quota: --api-quota 0 is unlimited"
+start_alsim --name noquota --api-quota 0 --long-poll 60
+holders=()
+for i in $(seq 1 12); do
+  alsim_curl noquota /api/v4/replay/queue/file/ -m 120 -o /dev/null & holders+=($!)
+done
+waiting12() { [ "$(curl -s "$ALSIM_NOQUOTA_URL/_sim/stats" | jq .inflight)" = 12 ]; }
+wait_until 60 waiting12 || fail "12 long polls are not all waiting"
+alsim_call noquota GET /api/
 alsim_expect 200 ""
+stop_alsim noquota # ends the long polls at once
+wait "${holders[@]}" || true
 alive "the end"
 pid_alive "$ALSIM_BAD_PID" || fail "al-sim is gone"
 alsim_finish
