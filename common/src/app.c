@@ -233,7 +233,7 @@ int replay_app_main(const struct replay_app_desc *d, int argc, char **argv,
     if (setup != NULL && (code = setup(app, arg)) != 0) {
         replay_error("Cannot start: %s (%s)", replay_strerror(code), replay_err_name(code));
         replay_app_free(app);
-        return 1;
+        return code == REPLAY_ECONFIG ? 2 : 1; /* a setting the setup refused is configuration */
     }
     code = replay_app_run(app);
     /* Threads that outlived the drain still use the app: leave without freeing it. */

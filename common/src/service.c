@@ -20,6 +20,7 @@ enum replay_verdict replay_service_verdict(int code, int http_status)
     case REPLAY_EIO: /* local disk (full, NFS hiccup) or a cut transfer */
         return REPLAY_VERDICT_TRANSIENT;
     case REPLAY_EAUTH:
+    case REPLAY_ENOAPI: /* the server has this API switched off (ui.allow_replay) */
     case REPLAY_ECONFIG:
     case REPLAY_EUNSUPPORTED:
         return REPLAY_VERDICT_SETUP;

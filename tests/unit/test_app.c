@@ -258,6 +258,13 @@ static int fail_setup(struct replay_app *app, void *arg)
     return REPLAY_EIO;
 }
 
+static int config_setup(struct replay_app *app, void *arg)
+{
+    (void)app;
+    (void)arg;
+    return REPLAY_ECONFIG;
+}
+
 static int stop_at_once(void *arg, const struct replay_cancel *cancel)
 {
     replay_supervisor_stop(arg);
@@ -330,6 +337,8 @@ static void test_app_main_exit_codes(void **state)
     /* A setup that fails: exit 1, and SIGPIPE was ignored from the start. */
     assert_int_equal(main_in_child(fail_setup, NULL, &ignored), 1);
     assert_true(ignored);
+    /* A setting the setup refuses is configuration: exit 2. */
+    assert_int_equal(main_in_child(config_setup, NULL, &ignored), 2);
     /* A clean stop after the threads finished: exit 0. */
     replay_thread_fn fn = stop_at_once;
     assert_int_equal(main_in_child(add_thread, &fn, &ignored), 0);

@@ -20,6 +20,8 @@ static void test_service_verdict_sorts_errors_by_what_to_do_with_the_item(void *
     assert_int_equal(replay_service_verdict(REPLAY_EHTTP, 400), REPLAY_VERDICT_PERMANENT);
     assert_int_equal(replay_service_verdict(REPLAY_EAUTH, 403), REPLAY_VERDICT_SETUP);
     assert_int_equal(replay_service_verdict(REPLAY_ECONFIG, 0), REPLAY_VERDICT_SETUP);
+    assert_int_equal(replay_service_verdict(REPLAY_ENOAPI, 404), REPLAY_VERDICT_SETUP);
+    assert_int_equal(replay_service_verdict(REPLAY_ENOTFOUND, 404), REPLAY_VERDICT_PERMANENT);
     assert_int_equal(replay_service_verdict(REPLAY_EFORMAT, 0), REPLAY_VERDICT_PERMANENT);
     assert_int_equal(replay_service_verdict(REPLAY_EINTEGRITY, 0), REPLAY_VERDICT_PERMANENT);
     assert_int_equal(replay_service_verdict(REPLAY_EUNSAFE, 0), REPLAY_VERDICT_PERMANENT);

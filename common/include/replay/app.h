@@ -34,7 +34,8 @@ struct replay_app_desc {
     const char *not_yet;  /* NULL, or what the component does not do yet (logged) */
 };
 
-/* Adds the component's threads; returns 0 or an error (logged, exit code 1). */
+/* Adds the component's threads; returns 0 or an error (logged; exit code 2 for
+ * REPLAY_ECONFIG, a setting or directory the setup refused, else 1). */
 typedef int (*replay_app_setup_fn)(struct replay_app *app, void *arg);
 
 /* The whole life of a service process; returns its exit code. */
