@@ -601,3 +601,31 @@ void replay_queue_close(struct replay_queue *q)
     free(q);
 }
 
+int replay_queue_epoch(struct replay_queue *q, char out[REPLAY_QUEUE_EPOCH_LEN], bool *created,
+                       struct replay_err *err)
+{
+    char token[REPLAY_QUEUE_EPOCH_LEN];
+    snprintf(token, sizeof(token), "%016llx%016llx", (unsigned long long)replay_random_u64(),
+             (unsigned long long)replay_random_u64());
+    struct replay__q_cmd cmds[2];
+    redisReply *r[2] = {NULL, NULL};
+    replay__q_cmd_init(&cmds[0], "set the epoch", -1);
+    replay__q_arg(&cmds[0], "SET");
+    replay__q_arg(&cmds[0], REPLAY_QUEUE_EPOCH_KEY);
+    replay__q_arg(&cmds[0], token);
+    replay__q_arg(&cmds[0], "NX");
+    replay__q_cmd_init(&cmds[1], "read the epoch", -1);
+    replay__q_arg(&cmds[1], "GET");
+    replay__q_arg(&cmds[1], REPLAY_QUEUE_EPOCH_KEY);
+    int rc = replay__q_exec_n(q, cmds, 2, REPLAY__Q_WAIT, r, err);
+    if (rc == 0 && (rc = replay__q_expect(q, "set the epoch", r[0], "t|n", err)) == 0 &&
+        (rc = replay__q_expect(q, "read the epoch", r[1], "s", err)) == 0) {
+        snprintf(out, REPLAY_QUEUE_EPOCH_LEN, "%.*s", (int)r[1]->len, r[1]->str);
+        if (created != NULL)
+            *created = r[0]->type != REDIS_REPLY_NIL;
+    }
+    for (int i = 0; i < 2; i++)
+        if (r[i] != NULL)
+            freeReplyObject(r[i]);
+    return rc;
+}

@@ -53,4 +53,17 @@ for f in "$T/consumer.err" "$T/producer.err"; do
   assert_eq "$warned" "$back" "$(basename "$f"): one reconnect line per outage warning"
 done
 assert_eq 2 "$(grep -c 'No connection to Redis' "$T/consumer.err")" "consumer: one warning per restart"
+# The epoch: made once, the same across restarts that keep the data (AOF), a new
+# one when the data is lost.
+first=$("$tool" epoch "$REDIS_URL")
+assert_contains "$first" " created" "first epoch"
+again=$("$tool" epoch "$REDIS_URL")
+assert_eq "${first% *} found" "$again" "epoch asked again"
+restart_redis
+assert_eq "${first% *} found" "$("$tool" epoch "$REDIS_URL")" "epoch after a restart with AOF"
+cli CONFIG SET appendonly no >/dev/null
+restart_redis
+lost=$("$tool" epoch "$REDIS_URL")
+assert_contains "$lost" " created" "epoch after a restart that lost the data"
+[ "${lost% *}" != "${first% *}" ] || fail "the epoch did not change with the data"
 echo "queue_redis_restart: ok"

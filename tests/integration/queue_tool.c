@@ -7,6 +7,7 @@
  *              [--batch N [--ack-when FILE]] [--release-first] [--dead-after MS]
  *              [--give-up MS] [--wait-slice MS] [--print id|json|fields] [--rss]
  *   queue_tool checkpoint URL (get TYPE | set TYPE VALUE | advance TYPE VALUE)
+ *   queue_tool epoch URL      (the queue Redis's epoch: "<token> created|found")
  *
  * consume prints "DELIVERED <id>" when an item is popped and "ACKED <id|json>" once
  * it is acknowledged (stdout, flushed per line; --print fields: "ACKED <id> TAB
@@ -52,7 +53,8 @@ static int usage(void)
                     "       queue_tool consume URL TYPE CONSUMER [--idle-exit MS] [--max N] "
                     "[--hold] [--batch N [--ack-when FILE]] [--release-first] [--dead-after MS] "
                     "[--give-up MS] [--wait-slice MS] [--print id|json|fields] [--rss]\n"
-                    "       queue_tool checkpoint URL (get TYPE | set TYPE V | advance TYPE V)\n");
+                    "       queue_tool checkpoint URL (get TYPE | set TYPE V | advance TYPE V)\n"
+                    "       queue_tool epoch URL\n");
     return 2;
 }
 
@@ -365,6 +367,21 @@ static int cmd_checkpoint(int argc, char **argv)
     return rc < 0 ? fail(&err) : 0;
 }
 
+/* epoch URL: prints the queue Redis's epoch token and whether this call made it. */
+static int cmd_epoch(const char *url)
+{
+    struct replay_queue *q = NULL;
+    struct replay_err err = {0};
+    struct opts o = {0};
+    char epoch[REPLAY_QUEUE_EPOCH_LEN];
+    bool created = false;
+    int rc = open_queue(url, &o, &q, &err);
+    if (rc == 0 && (rc = replay_queue_epoch(q, epoch, &created, &err)) == 0)
+        printf("%s %s\n", epoch, created ? "created" : "found");
+    replay_queue_close(q);
+    return rc < 0 ? fail(&err) : 0;
+}
+
 static int dispatch(int argc, char **argv)
 {
     struct opts o = {0};
@@ -372,6 +389,8 @@ static int dispatch(int argc, char **argv)
     enum replay_queue_type t = REPLAY_QUEUE_ALERT;
     if (argc >= 2 && strcmp(argv[1], "checkpoint") == 0)
         return cmd_checkpoint(argc - 2, argv + 2);
+    if (argc == 3 && strcmp(argv[1], "epoch") == 0)
+        return cmd_epoch(argv[2]);
     if (argc < 4)
         return usage();
     if (replay_queue_type_parse(argv[3], &t, &err) < 0)

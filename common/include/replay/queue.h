@@ -183,6 +183,25 @@ REPLAY_MUST_CHECK int replay_queue_open(const struct replay_queue_options *opt,
 /* Closes the connection. Consumers of q must be closed first. NULL does nothing. */
 void replay_queue_close(struct replay_queue *q);
 
+/* ---- the epoch of the queue Redis ---- */
+
+/* The key REPLAY_QUEUE_EPOCH_KEY of the queue Redis holds a random token, set
+ * when missing. A Redis that lost its data (restarted without persistence,
+ * flushed, replaced) lost the token too, and gets a new one from the next
+ * service that asks. A service that remembers the token it saw and later finds
+ * another knows that every queued message, processing list and liveness record
+ * went with the data, and queues its work again (upstream loses it until a
+ * restart: upstream-behaviour.md §7). The key is an extension of ours; upstream
+ * ignores it. */
+#define REPLAY_QUEUE_EPOCH_KEY "replay_epoch"
+#define REPLAY_QUEUE_EPOCH_LEN 33 /* 32 hex digits and the terminator */
+
+/* The current token into out, creating it (SET NX) when there is none; *created
+ * (may be NULL) tells whether this call made it. Waits through outages as every
+ * operation does. */
+REPLAY_MUST_CHECK int replay_queue_epoch(struct replay_queue *q, char out[REPLAY_QUEUE_EPOCH_LEN],
+                                         bool *created, struct replay_err *err);
+
 /* ---- producing ---- */
 
 /* Validates, encodes (replay_queue_encode) and RPUSHes one message. REPLAY_EFORMAT,
