@@ -629,3 +629,16 @@ int replay_queue_epoch(struct replay_queue *q, char out[REPLAY_QUEUE_EPOCH_LEN],
             freeReplyObject(r[i]);
     return rc;
 }
+
+int replay_queue_epoch_check(struct replay_queue *q, char seen[REPLAY_QUEUE_EPOCH_LEN], bool *lost,
+                             struct replay_err *err)
+{
+    char now[REPLAY_QUEUE_EPOCH_LEN];
+    *lost = false;
+    int rc = replay_queue_epoch(q, now, NULL, err);
+    if (rc == 0) {
+        *lost = seen[0] != '\0' && strcmp(seen, now) != 0;
+        memcpy(seen, now, sizeof(now));
+    }
+    return rc;
+}

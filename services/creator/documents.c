@@ -52,6 +52,7 @@ struct run {
     const char **filters; /* the input's filter_queries, then state_filters */
     size_t n_filters;
     char *cursor; /* lower bound of the next search */
+    char epoch[REPLAY_QUEUE_EPOCH_LEN]; /* of the queue Redis, as last seen */
 };
 
 static const char *input_key(const struct run *r)
@@ -263,15 +264,34 @@ static int reset_cursor(struct run *r)
     return 0;
 }
 
+/* A queue Redis that lost its data (its epoch changed) lost the messages of the
+ * documents marked pending: queue them again. */
+static int watch_epoch(struct run *r, struct replay_err *err)
+{
+    bool lost = false;
+    int code = replay_queue_epoch_check(r->q, r->epoch, &lost, err);
+    if (code == 0 && lost) {
+        replay_warn("The queue Redis lost its data: queueing again the %ss left pending",
+                    r->k->index);
+        code = recover_pending(r);
+    }
+    return code;
+}
+
 static int documents_loop(struct run *r)
 {
-    int code = recover_pending(r);
+    struct replay_err first = {0};
+    int code = replay_queue_epoch_check(r->q, r->epoch, &(bool){false}, &first);
+    if (code == 0)
+        code = recover_pending(r);
     if (code == 0)
         code = reset_cursor(r);
     while (code == 0 && !replay_cancel_requested(r->cancel)) {
         struct replay_err err = {0};
         size_t found = 0;
-        code = page_pass(r, &found, &err);
+        code = watch_epoch(r, &err);
+        if (code == 0)
+            code = page_pass(r, &found, &err);
         if (code != 0) {
             code = pause_after(r, code, err.msg);
             continue;

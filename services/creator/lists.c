@@ -8,7 +8,14 @@
  * whole document, and moves the cursor to the greatest date it saw only once the
  * pass is complete: the stream comes in the index's order, not by date, so a pass
  * cut short must be done again from the old cursor. A pass that finds nothing
- * waits EMPTY_WAIT_TIME. */
+ * waits EMPTY_WAIT_TIME.
+ *
+ * A queue Redis that loses its data (its epoch changes) loses the documents queued
+ * and not yet exported, whatever their dates: the creator-worker's checkpoint (the
+ * greatest date of a batch) may be past some of them. So the thread also keeps a
+ * safe point, the cursor at the last moment the queue and every processing list of
+ * its type were empty (everything queued before was exported), and starts again
+ * from there. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +42,8 @@ struct lrun {
     struct replay_queue *cq; /* checkpoints (persistent Redis) */
     struct replay_backoff backoff;
     char *cursor;   /* lower bound of the next pass */
+    char *safe;     /* a cursor from which nothing queued can have been lost */
+    char epoch[REPLAY_QUEUE_EPOCH_LEN]; /* of the queue Redis, as last seen */
     char *max_seen; /* greatest date of the pass under way */
     uint64_t queued;
 };
@@ -149,12 +158,37 @@ static int pause_after(struct lrun *r, int code, const char *msg)
                                 r->collection, (unsigned long long)r->queued, msg);
 }
 
+/* Keeps the safe point, and goes back to it when the queue Redis lost its data. */
+static int watch_epoch(struct lrun *r, struct replay_err *err)
+{
+    struct replay_queue_counts n;
+    bool lost = false;
+    int code = replay_queue_epoch_check(r->q, r->epoch, &lost, err);
+    if (code == 0 && lost) {
+        replay_warn("The queue Redis lost its data: exporting again the %s documents changed "
+                    "after %s", r->collection, r->safe);
+        return set_text(&r->cursor, r->safe);
+    }
+    if (code == 0)
+        code = replay_queue_counts(r->q, r->queue, &n, err);
+    if (code == 0 && n.queued == 0 && n.processing == 0 && strcmp(r->safe, r->cursor) != 0)
+        code = set_text(&r->safe, r->cursor);
+    return code;
+}
+
 static int lists_loop(struct lrun *r)
 {
+    struct replay_err first = {0};
     int code = read_checkpoint(r);
+    if (code == 0)
+        code = set_text(&r->safe, r->cursor);
+    if (code == 0)
+        code = replay_queue_epoch_check(r->q, r->epoch, &(bool){false}, &first);
     while (code == 0 && !replay_cancel_requested(r->cancel)) {
         struct replay_err err = {0};
-        code = list_pass(r, &err);
+        code = watch_epoch(r, &err);
+        if (code == 0)
+            code = list_pass(r, &err);
         if (code != 0) {
             code = pause_after(r, code, err.msg);
             continue;
@@ -188,6 +222,7 @@ int creator_lists_thread(void *arg, const struct replay_cancel *cancel)
     replay_queue_close(r.q);
     replay_alclient_close(r.client);
     free(r.cursor);
+    free(r.safe);
     free(r.max_seen);
     return code == REPLAY_ECANCELED ? 0 : code;
 }

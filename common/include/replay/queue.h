@@ -201,6 +201,11 @@ void replay_queue_close(struct replay_queue *q);
  * operation does. */
 REPLAY_MUST_CHECK int replay_queue_epoch(struct replay_queue *q, char out[REPLAY_QUEUE_EPOCH_LEN],
                                          bool *created, struct replay_err *err);
+/* For a service that watches the epoch: reads it into `seen` and sets *lost when
+ * `seen` held another one (an empty `seen`, the first call, is never a loss). */
+REPLAY_MUST_CHECK int replay_queue_epoch_check(struct replay_queue *q,
+                                               char seen[REPLAY_QUEUE_EPOCH_LEN], bool *lost,
+                                               struct replay_err *err);
 
 /* ---- producing ---- */
 
