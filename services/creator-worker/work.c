@@ -1,7 +1,9 @@
-/* creator-worker: its working directory. Files there are private temporaries
- * (".replay-<host>-<random>"), removed after each item; what a killed run of the
- * same host (the same pod, the same compose service) left is removed at start.
- * Other hosts' files are left alone: replicas may share the directory. */
+/* creator-worker: its working directory. Files there are private temporaries,
+ * named by atomicfile's convention after "<host>-<final name>", and removed after
+ * each item. At start the worker removes what a killed run of the same host (the
+ * same pod, the same compose service) left, and any temporary older than a day
+ * (atomicfile's stale rule); other hosts' recent files are left alone, since
+ * replicas may share the directory. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,19 +14,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "replay/atomicfile.h"
 #include "replay/log.h"
 #include "worker.h"
 
-static void tmp_prefix(char *buf, size_t size)
+/* ".<host>-": how this host's temporaries start (a host name never holds '/'). */
+static void host_prefix(char *buf, size_t size)
 {
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
-    for (char *c = host; *c != '\0'; c++) {
-        if (*c == '/' || *c == '.')
-            *c = '_';
-    }
-    snprintf(buf, size, ".replay-%s-", host);
+    snprintf(buf, size, ".%s-", host);
 }
 
 static int make_dirs(const char *dir, struct replay_err *err)
@@ -32,17 +32,16 @@ static int make_dirs(const char *dir, struct replay_err *err)
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
         return replay_err_set(err, REPLAY_EINVAL, "working directory path too long");
-    for (char *p = path + 1; *p != '\0'; p++) {
-        if (*p != '/')
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
             continue;
+        char c = *p;
         *p = '\0';
         if (mkdir(path, 0750) != 0 && errno != EEXIST)
             return replay_err_sys(err, REPLAY_EIO, errno, "create %s", path);
-        *p = '/';
+        if ((*p = c) == '\0')
+            return 0;
     }
-    if (mkdir(path, 0750) != 0 && errno != EEXIST)
-        return replay_err_sys(err, REPLAY_EIO, errno, "create %s", path);
-    return 0;
 }
 
 int cworker_work_prepare(const char *dir, struct replay_err *err)
@@ -50,32 +49,41 @@ int cworker_work_prepare(const char *dir, struct replay_err *err)
     int code = make_dirs(dir, err);
     if (code != 0)
         return code;
-    char prefix[96];
-    tmp_prefix(prefix, sizeof(prefix));
+    char prefix[80];
+    host_prefix(prefix, sizeof(prefix));
     DIR *d = opendir(dir);
     if (d == NULL)
         return replay_err_sys(err, REPLAY_EIO, errno, "open working directory %s", dir);
-    size_t n = strlen(prefix), removed = 0;
+    size_t n = strlen(prefix);
+    unsigned removed = 0, stale = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strncmp(e->d_name, prefix, n) == 0 && unlinkat(dirfd(d), e->d_name, 0) == 0)
+        if (strncmp(e->d_name, prefix, n) == 0 && replay_atomicfile_is_tmp_name(e->d_name) &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
             removed++;
     }
     closedir(d);
-    if (removed > 0)
-        replay_info("Removed %zu temporary file(s) an earlier run left in %s", removed, dir);
-    return 0;
+    code = replay_atomicfile_remove_stale(dir, REPLAY_ATOMICFILE_STALE_S, &stale, err);
+    if (removed + stale > 0)
+        replay_info("Removed %u temporary file(s) an earlier run left in %s", removed + stale,
+                    dir);
+    return code;
 }
 
 int cworker_work_tmpfile(const char *dir, const char *name, char *path, size_t size, int *fd,
                          struct replay_err *err)
 {
-    (void)name;
-    char prefix[96];
-    tmp_prefix(prefix, sizeof(prefix));
-    if (snprintf(path, size, "%s/%sXXXXXX", dir, prefix) >= (int)size)
-        return replay_err_set(err, REPLAY_EINVAL, "working directory path too long");
-    *fd = mkostemp(path, O_CLOEXEC);
-    if (*fd < 0)
-        return replay_err_sys(err, REPLAY_EIO, errno, "create a temporary file in %s", dir);
-    return 0;
+    char prefix[80], base[REPLAY_ATOMICFILE_TMP_NAME_MAX], owned[REPLAY_ATOMICFILE_TMP_NAME_MAX];
+    host_prefix(prefix, sizeof(prefix));
+    snprintf(owned, sizeof(owned), "%s%s", prefix + 1, name);
+    for (int tries = 0; tries < 8; tries++) {
+        replay_atomicfile_tmp_name(owned, base, sizeof(base));
+        if (snprintf(path, size, "%s/%s", dir, base) >= (int)size)
+            return replay_err_set(err, REPLAY_EINVAL, "working directory path too long");
+        *fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (*fd >= 0)
+            return 0;
+        if (errno != EEXIST)
+            break;
+    }
+    return replay_err_sys(err, REPLAY_EIO, errno, "create a temporary file in %s", dir);
 }
