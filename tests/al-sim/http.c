@@ -507,6 +507,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r == NULL)
         return MHD_NO;
     if (!r->started) {
+        /* Going down: a request that arrives on a kept-alive connection now is
+         * refused as a stopped server would, or clients would keep it busy for
+         * the whole grace period. */
+        if (atomic_load(&r->sim->stopping))
+            return MHD_NO;
         r->started = true;
         r->conn = conn;
         setup(r, url, method);

@@ -12,7 +12,9 @@ export EMPTY_WAIT_TIME=1 REPLAY_EXPORT_QUIET_SECONDS=1
 KILLS=${REPLAY_TEST_KILLS:-12}
 
 start_redis
-start_alsim --name source --mode upstream
+# Each bundle takes 200 ms to start: the replay lasts long enough, on a fast
+# machine too, for the kills and outages to land in its middle.
+start_alsim --name source --mode upstream --fault kind=stall,ms=200,count=0,path=/api/v4/bundle/
 alsim_seed source submissions=200 alerts=200 files=3 results=2 file_size=65536 badlist=50 \
   safelist=50 signatures=50 workflows=50 submission_state=requested >/dev/null
 mkdir -p "$T/out"
