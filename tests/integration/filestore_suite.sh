@@ -284,23 +284,13 @@ moved() { awk '/^[rw]char:/ {n += $2} END {print n + 0}' "/proc/$1/io" 2>/dev/nu
 # swing (or the process is gone: the caller says so).
 under_way() { ! pid_alive "$1" || [ "$(moved "$1")" -ge $(((BIG_MIB << 20) / 6)) ]; }
 
-# Starts a throttled transfer in the background and kills the other side once
-# it is under way (observed in /proc, not guessed with a sleep).
-step_killed_mid_transfer() {
-  local pid victim
-  if [ "$WRITABLE" = yes ]; then
-    note "$SCHEME: ${SERVER:-client} killed mid-upload"
-    "$TOOL" "${BIG_OPTS[@]}" --max-send-speed $((20 << 20)) "$URL" upload "$T/big" "killed.bin" \
-      >"$T/killed.out" 2>&1 &
-  else
-    note "$SCHEME: server killed mid-download"
-    "$TOOL" --max-recv-speed $((20 << 20)) "$URL" download "big.bin" "$T/back/killed" \
-      >"$T/killed.out" 2>&1 &
-  fi
-  pid=$!
-  wait_until 120 under_way "$pid" ||
-    fail "the transfer did not get under way: $(cat "$T/killed.out")"
-  pid_alive "$pid" || fail "transfer ended before the kill: $(cat "$T/killed.out")"
+# kill_under_way PID OUT: once the transfer PID (its output in OUT) is under way
+# (observed in /proc, not guessed with a sleep), kills the server, or PID itself
+# for file://; the transfer must then fail.
+kill_under_way() {
+  local pid=$1 victim
+  wait_until 120 under_way "$pid" || fail "the transfer did not get under way: $(cat "$2")"
+  pid_alive "$pid" || fail "the transfer ended before the kill: $(cat "$2")"
   if [ -n "$SERVER" ]; then
     server_kill "$SERVER"
   else
@@ -310,8 +300,23 @@ step_killed_mid_transfer() {
   wait "$pid"
   victim=$?
   set -e
-  cat "$T/killed.out" >>"$T/all.log"
-  [ "$victim" -ne 0 ] || fail "the transfer succeeded although it was killed"
+  cat "$2" >>"$T/all.log"
+  [ "$victim" -ne 0 ] || fail "the transfer succeeded although it was killed: $(cat "$2")"
+}
+
+# Starts a throttled transfer in the background and kills the other side once
+# it is under way.
+step_killed_mid_transfer() {
+  if [ "$WRITABLE" = yes ]; then
+    note "$SCHEME: ${SERVER:-client} killed mid-upload"
+    "$TOOL" "${BIG_OPTS[@]}" --max-send-speed $((20 << 20)) "$URL" upload "$T/big" "killed.bin" \
+      >"$T/killed.out" 2>&1 &
+  else
+    note "$SCHEME: server killed mid-download"
+    "$TOOL" --max-recv-speed $((20 << 20)) "$URL" download "big.bin" "$T/back/killed" \
+      >"$T/killed.out" 2>&1 &
+  fi
+  kill_under_way $! "$T/killed.out"
   [ -z "$SERVER" ] || server_restart "$SERVER"
   if [ "$WRITABLE" = yes ]; then
     fs_ok "$URL" exists "killed.bin"
@@ -477,24 +482,9 @@ step_stream_cancel() {
 step_stream_killed() {
   [ "$WRITABLE" = yes ] || return 0
   note "$SCHEME: ${SERVER:-the client} killed mid-stream"
-  local pid victim
   cat "$T/big" | "$TOOL" --source-rate $((20 << 20)) "$URL" stream-upload - killed.stream \
     >"$T/killed-stream.out" 2>&1 &
-  pid=$!
-  wait_until 120 under_way "$pid" ||
-    fail "the stream did not get under way: $(cat "$T/killed-stream.out")"
-  pid_alive "$pid" || fail "the stream ended before the kill: $(cat "$T/killed-stream.out")"
-  if [ -n "$SERVER" ]; then
-    server_kill "$SERVER"
-  else
-    kill -KILL "$pid"
-  fi
-  set +e
-  wait "$pid"
-  victim=$?
-  set -e
-  cat "$T/killed-stream.out" >>"$T/all.log"
-  [ "$victim" -ne 0 ] || fail "the stream succeeded although it was killed"
+  kill_under_way $! "$T/killed-stream.out"
   # the upload failed first: its error is reported, not the producer's EPIPE
   assert_not_contains "$(cat "$T/killed-stream.out")" "the producer failed" "killed stream"
   [ -z "$SERVER" ] || server_restart "$SERVER"
