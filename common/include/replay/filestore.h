@@ -177,8 +177,9 @@ typedef int (*replay_filestore_produce_fn)(void *ctx, int fd, struct replay_err 
  * upload fails first, produce's writes fail (EPIPE) and the upload's error is
  * returned; when produce fails first, its error is, as "the producer failed:
  * <its message>" with its code. Cancellation (opts.cancel) stops the upload
- * within about a second, and the producer at its next write. SIGPIPE is
- * blocked on the calling thread during the call and one it raised is
+ * within about a second, and the producer at its next write; the clean-up of
+ * what was written still runs, for at most 10 s. While the producer writes into
+ * a pipe, SIGPIPE is blocked on the calling thread and one its writes raised is
  * discarded, so a process that does not ignore SIGPIPE is safe too. */
 REPLAY_MUST_CHECK int replay_filestore_upload_stream(struct replay_filestore *fs,
                                                      const char *name,
