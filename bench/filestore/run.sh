@@ -9,6 +9,12 @@
 #   s3://     curl -T --aws-sigv4             (s3rver)
 #   azure://  curl -T with a SAS token        (azurite)
 #
+# Streamed uploads (replay_filestore_upload_stream, issue 11), the same 1 GiB
+# read from a pipe (cat |) for file:// and sftp://, and the creator-worker's
+# hand-off of a 1 GiB bundle from al-sim to file:// in one process
+# (bench_stream_bundle: streamed, and the old way through a working-directory
+# file) against `curl -o` of the same bundle URL followed by `cp`.
+#
 # Each figure is the best wall time of REPEAT runs, taken in turns with the
 # reference (the machine is shared), with that run's peak RSS (/usr/bin/time -v). The ratio is our throughput over the
 # reference's. Not a test: nothing passes or fails.
@@ -17,18 +23,19 @@
 #                                          -DREPLAY_BUILD_BENCH=ON; needs root for
 #                                          the local users of vsftpd and sshd)
 # Environment: REPEAT (3), FILESTORE_BENCH_MIB (1024), FILESTORE_BENCH_SCHEMES
-# ("file ftp sftp s3 azure").
+# ("file ftp sftp s3 azure alsim"; alsim needs al-sim: -DREPLAY_BUILD_TESTS=ON).
 set -euo pipefail
 results=${1:?usage: run.sh RESULTS_FILE}
 : "${REPLAY_BUILD_DIR:?set REPLAY_BUILD_DIR to a Release build with -DREPLAY_BUILD_BENCH=ON}"
 REPEAT=${REPEAT:-3}
 MIB=${FILESTORE_BENCH_MIB:-1024}
-SCHEMES=" ${FILESTORE_BENCH_SCHEMES:-file ftp sftp s3 azure} "
+SCHEMES=" ${FILESTORE_BENCH_SCHEMES:-file ftp sftp s3 azure alsim} "
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../tests/integration/lib.sh"
 . "$here/../../tests/integration/servers.sh"
 tool=$REPLAY_BUILD_DIR/bench/filestore/bench_filestore_tool
-for exe in "$tool" /usr/bin/time curl openssl; do
+handoff=$REPLAY_BUILD_DIR/bench/filestore/bench_stream_bundle
+for exe in "$tool" "$handoff" /usr/bin/time curl openssl jq; do
   command -v "$exe" >/dev/null || fail "missing $exe (build with -DREPLAY_BUILD_BENCH=ON)"
 done
 
@@ -92,9 +99,13 @@ add file.ours "ours file:// (fsync + rename)" "rm -rf '$T/dest/store'" \
 add file.cp "cp" "rm -f '$T/dest/cp.bin'" cp "$T/big" "$T/dest/cp.bin"
 add file.cpsync "cp + sync FILE" "rm -f '$T/dest/cp.bin'" \
   sh -c "cp '$T/big' '$T/dest/cp.bin' && sync '$T/dest/cp.bin'"
+add file.stream "ours file:// streamed from a pipe" "rm -rf '$T/dest/store'" \
+  sh -c "cat '$T/big' | '$tool' 'file://$T/dest/store' stream-upload - big.bin"
 run_rounds
 ratio "ratio file:// / cp" file.ours file.cp
 ratio "ratio file:// / cp + sync" file.ours file.cpsync
+ratio "ratio file:// stream / cp" file.stream file.cp
+ratio "ratio file:// stream / cp + sync" file.stream file.cpsync
 rm -rf "$T/dest"
 }
 
@@ -119,8 +130,14 @@ add sftp.ours "ours sftp:// (temp + rename + stat)" "rm -rf '$SSH_HOME/bench'" \
 add sftp.curl "curl -T sftp://" "rm -rf '$SSH_HOME/bench'" \
   curl -sS --ftp-create-dirs -u "$SSH_USER:" --key "$SSH_KEY" --pubkey "$SSH_KEY.pub" \
   -T "$T/big" "sftp://127.0.0.1:$SSH_PORT/~/bench/ref.bin"
+add sftp.stream "ours sftp:// streamed from a pipe" "rm -rf '$SSH_HOME/bench'" \
+  sh -c "cat '$T/big' | '$tool' 'sftp://$SSH_USER@127.0.0.1:$SSH_PORT$SSH_HOME/bench?private_key=$SSH_KEY' stream-upload - big.bin"
+add sftp.curlpipe "curl -T - sftp:// from a pipe" "rm -rf '$SSH_HOME/bench'" \
+  sh -c "cat '$T/big' | curl -sS --ftp-create-dirs -u '$SSH_USER:' --key '$SSH_KEY' --pubkey '$SSH_KEY.pub' -T - 'sftp://127.0.0.1:$SSH_PORT/~/bench/ref.bin'"
 run_rounds
 ratio "ratio sftp:// / curl -T" sftp.ours sftp.curl
+ratio "ratio sftp:// stream / curl -T" sftp.stream sftp.curl
+ratio "ratio sftp:// stream / curl -T - (pipe)" sftp.stream sftp.curlpipe
 _server_stop sshd
 }
 
@@ -166,7 +183,33 @@ ratio "ratio azure:// blocks / curl" az.blocks az.curl
 _server_stop azurite
 }
 
-for scheme in file ftp sftp s3 azure; do
+# The creator-worker's hand-off (issue 11): a 1 GiB bundle from al-sim to file://.
+bench_alsim() {
+. "$here/../../tests/integration/alsim.sh"
+start_alsim --name source --bundle-gzip-level 1
+local seed sid url work=$T/work
+seed=$(alsim_seed source submissions=1 files=1 alerts=0 large_file=$((MIB << 20)))
+sid=$(jq -r '.submissions[0]' <<<"$seed")
+[ -n "$sid" ] && [ "$sid" != null ] || fail "the seeder made no submission: $seed"
+url="$ALSIM_SOURCE_URL/api/v4/bundle/$sid/"
+mkdir -p "$work" "$T/dest"
+curl -sS -f -H "X-USER: $ALSIM_SOURCE_USER" -H "X-APIKEY: $ALSIM_SOURCE_APIKEY" -o "$work/ref" "$url"
+rows+=("al-sim bundle of the ${MIB} MiB file: $(stat -c %s "$work/ref") bytes")
+export ALCLIENT_APIKEY=$ALSIM_SOURCE_APIKEY
+add alsim.stream "ours al-sim -> file:// streamed" "rm -rf '$T/dest/store'" \
+  "$handoff" "$ALSIM_SOURCE_URL" "$sid" "file://$T/dest/store" "$sid.al_bundle"
+add alsim.file "ours al-sim -> work file -> file://" "rm -rf '$T/dest/store'" \
+  "$handoff" --via-dir "$work" "$ALSIM_SOURCE_URL" "$sid" "file://$T/dest/store" "$sid.al_bundle"
+add alsim.curl "curl -o + cp" "rm -f '$work/ref' '$T/dest/ref.bin'" \
+  sh -c "curl -sS -f -H 'X-USER: $ALSIM_SOURCE_USER' -H 'X-APIKEY: $ALSIM_SOURCE_APIKEY' -o '$work/ref' '$url' && cp '$work/ref' '$T/dest/ref.bin'"
+run_rounds
+ratio "ratio streamed hand-off / curl -o + cp" alsim.stream alsim.curl
+ratio "ratio hand-off via a file / curl -o + cp" alsim.file alsim.curl
+stop_alsim source
+rm -rf "$work" "$T/dest"
+}
+
+for scheme in file ftp sftp s3 azure alsim; do
   case "$SCHEMES" in *" $scheme "*) "bench_$scheme" ;; esac
 done
 

@@ -252,9 +252,43 @@ bool replay_filestore_read_only(const struct replay_filestore *fs)
 /* ---- retries ------------------------------------------------------------------ */
 
 /* Transport failures and busy servers; everything else is final. */
-static bool transient(int code)
+bool replay__fs_transient(int code)
 {
     return replay__http_transient(code) || code == REPLAY_EAGAIN;
+}
+
+/* Runs an attempt function with the store's policy: its back-off, attempts and
+ * cancel token. */
+static int store_retry(struct replay_filestore *fs, const char *what_op,
+                       replay__http_attempt_fn fn, void *ctx, struct replay_err *err)
+{
+    struct replay__http_retry policy = {(unsigned)fs->opts.max_attempts, RETRY_FIRST_DELAY_MS,
+                                        RETRY_MAX_DELAY_MS, fs->opts.cancel};
+    char what[REPLAY__FS_SHOWN_MAX + 64];
+    snprintf(what, sizeof(what), "%s %s", what_op, fs->shown);
+    return replay__http_retry(&policy, what, fn, ctx, err);
+}
+
+struct plain_attempt {
+    int (*fn)(void *ctx, struct replay_err *err);
+    void *ctx;
+};
+
+static int plain_attempt(void *ctx, unsigned n, bool *again, struct replay_err *err)
+{
+    (void)n;
+    struct plain_attempt *a = ctx;
+    int rc = a->fn(a->ctx, err);
+    *again = rc != 0 && replay__fs_transient(rc);
+    return rc;
+}
+
+int replay__fs_retry(struct replay_filestore *fs, const char *what,
+                     int (*fn)(void *ctx, struct replay_err *err), void *ctx,
+                     struct replay_err *err)
+{
+    struct plain_attempt a = {fn, ctx};
+    return store_retry(fs, what, plain_attempt, &a, err);
 }
 
 /* One operation with its arguments, so that retry() can repeat it. */
@@ -277,18 +311,13 @@ static int attempt(void *ctx, unsigned n, bool *again, struct replay_err *err)
     (void)n;
     struct call *c = ctx;
     int rc = c->run(c, err);
-    *again = rc != 0 && transient(rc) && c->listed == 0;
+    *again = rc != 0 && replay__fs_transient(rc) && c->listed == 0;
     return rc;
 }
 
 static int retry(struct call *c, struct replay_err *err)
 {
-    struct replay_filestore *fs = c->fs;
-    struct replay__http_retry policy = {(unsigned)fs->opts.max_attempts, RETRY_FIRST_DELAY_MS,
-                                        RETRY_MAX_DELAY_MS, fs->opts.cancel};
-    char what[REPLAY__FS_SHOWN_MAX + 64];
-    snprintf(what, sizeof(what), "%s %s", c->what, fs->shown);
-    return replay__http_retry(&policy, what, attempt, c, err);
+    return store_retry(c->fs, c->what, attempt, c, err);
 }
 
 static int check_args(struct replay_filestore *fs, const char *name, const char *what,
@@ -475,5 +504,79 @@ int replay_filestore_list(struct replay_filestore *fs, replay_filestore_list_fn 
     int rc = retry(&c, err);
     if (rc != 0)
         replay_err_prefix(err, "list %s", fs->shown);
+    return rc;
+}
+
+/* ---- streamed upload ------------------------------------------------------------ */
+
+int replay__fs_produce(const struct replay__fs_producer *p, int fd, struct replay_err *err)
+{
+    struct replay_err why = {0};
+    int rc = p->fn(p->ctx, fd, &why);
+    if (rc == 0)
+        return 0;
+    if (rc > 0 || strcmp(replay_err_name(rc), "REPLAY_UNKNOWN") == 0)
+        rc = REPLAY_EIO;
+    bool fresh = err != NULL && err->code == 0;
+    replay_err_set(err, rc, "the producer failed: %s",
+                   why.msg[0] != '\0' ? why.msg : replay_strerror(rc));
+    if (fresh)
+        err->sys_errno = why.sys_errno;
+    return rc;
+}
+
+bool replay_filestore_stream_seekable(const struct replay_filestore *fs)
+{
+    return fs != NULL && fs->ops->stream_seekable;
+}
+
+/* Read-only and existing names are skipped before anything is produced. */
+static int stream_skips(struct replay_filestore *fs, const char *name,
+                        enum replay_filestore_outcome *outcome, bool *skip,
+                        struct replay_err *err)
+{
+    *skip = true;
+    if (fs->read_only) {
+        *outcome = REPLAY_FILESTORE_SKIPPED_READ_ONLY;
+        return 0;
+    }
+    if (fs->ops->upload_stream == NULL)
+        return replay_err_set(err, REPLAY_EUNSUPPORTED,
+                              "READ ONLY TRANSPORT: Method not implemented");
+    struct call c = {.fs = fs, .what = "exists", .name = name, .run = run_exists};
+    int rc = retry(&c, err);
+    if (rc == 0 && c.exists)
+        *outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
+    *skip = rc != 0 || c.exists;
+    return rc;
+}
+
+int replay_filestore_upload_stream(struct replay_filestore *fs, const char *name,
+                                   replay_filestore_produce_fn produce, void *ctx,
+                                   enum replay_filestore_outcome *outcome,
+                                   struct replay_err *err)
+{
+    enum replay_filestore_outcome o = REPLAY_FILESTORE_UPLOADED;
+    int rc = check_args(fs, name, "stream upload", err);
+    if (rc != 0)
+        return rc;
+    bool skip = false;
+    if (produce == NULL)
+        rc = replay_err_set(err, REPLAY_EINVAL, "no producer");
+    else
+        rc = stream_skips(fs, name, &o, &skip, err);
+    if (rc == 0 && !skip) {
+        struct replay__fs_producer p = {produce, ctx};
+        uint64_t t0 = replay_now_ms();
+        rc = fs->ops->upload_stream(fs, name, &p, &o, err);
+        if (rc == 0)
+            replay_debug("filestore %s: %s %s (streamed, %llu ms)", fs->shown,
+                         o == REPLAY_FILESTORE_UPLOADED ? "uploaded" : "skipped existing", name,
+                         (unsigned long long)(replay_now_ms() - t0));
+    }
+    if (rc != 0)
+        replay_err_prefix(err, "stream upload %s to %s", name, fs->shown);
+    if (outcome != NULL)
+        *outcome = o;
     return rc;
 }

@@ -20,7 +20,11 @@
  * Upload: one Put Blob up to the threshold (by default Azure's 5000 MiB limit for
  * one Put Blob), else Put Block for each part then Put Block List, so nothing is
  * visible before the commit.
- * Both carry "If-None-Match: *": the service refuses to replace a blob.
+ * Both carry "If-None-Match: *": the service refuses to replace a blob. A
+ * streamed upload reads blocks of stream_part_size from the stream's pipe into
+ * one buffer and sends each as it fills (retried from memory), committing the
+ * block list only after the end of a successful stream; a stream shorter than
+ * one block is one Put Blob.
  */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -406,8 +410,9 @@ static int blob_name(struct az_store *a, const char *name, char *out, size_t out
     return 0;
 }
 
-static int put_blob(struct replay_filestore *fs, int fd, uint64_t size, const char *blob,
-                    enum replay_filestore_outcome *outcome, struct replay_err *err)
+static int put_blob(struct replay_filestore *fs, const struct replay__fs_body *b,
+                    const char *blob, enum replay_filestore_outcome *outcome,
+                    struct replay_err *err)
 {
     struct az_call c;
     call_init(&c);
@@ -415,8 +420,7 @@ static int put_blob(struct replay_filestore *fs, int fd, uint64_t size, const ch
     c.blob_type = "BlockBlob";
     c.content_type = "application/octet-stream";
     c.if_none_match = "*";
-    c.r.x.in_fd = fd;
-    c.r.x.in_len = size;
+    replay__fs_body_set(&c.r.x, b);
     int rc = az_run(fs, &c, "PUT", err);
     if (rc == 0 && (c.r.x.status == 409 || c.r.x.status == 412))
         *outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
@@ -424,6 +428,12 @@ static int put_blob(struct replay_filestore *fs, int fd, uint64_t size, const ch
         rc = az_fail(fs, &c, err);
     call_free(&c);
     return rc;
+}
+
+/* Tells one upload's blocks from a concurrent one's (17 bytes with the NUL). */
+static void block_prefix(char prefix[17])
+{
+    snprintf(prefix, 17, "%016llx", (unsigned long long)replay_random_u64());
 }
 
 /* Block ids: base64 of "<16 hex>-<7 digits>", equal lengths as Azure requires. */
@@ -434,7 +444,7 @@ static void block_id(const char *prefix, unsigned i, char out[64])
     EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)raw, (int)strlen(raw));
 }
 
-static int put_block(struct replay_filestore *fs, int fd, uint64_t off, uint64_t len,
+static int put_block(struct replay_filestore *fs, const struct replay__fs_body *b,
                      const char *blob, const char *id, struct replay_err *err)
 {
     struct az_call c;
@@ -443,9 +453,7 @@ static int put_block(struct replay_filestore *fs, int fd, uint64_t off, uint64_t
     c.content_type = "application/octet-stream";
     c.q[c.nq++] = (struct az_param){"blockid", id};
     c.q[c.nq++] = (struct az_param){"comp", "block"};
-    c.r.x.in_fd = fd;
-    c.r.x.in_off = off;
-    c.r.x.in_len = len;
+    replay__fs_body_set(&c.r.x, b);
     int rc = az_run(fs, &c, "PUT", err);
     if (rc == 0 && c.r.x.status != 201)
         rc = az_fail(fs, &c, err);
@@ -496,14 +504,15 @@ static int put_blocks(struct replay_filestore *fs, int fd, uint64_t size, const 
         return replay_err_set(err, REPLAY_ETOOBIG, "%llu bytes is too large for a block blob",
                               (unsigned long long)size);
     unsigned n = (unsigned)((size + part - 1) / part);
-    char prefix[17]; /* tells this upload's blocks from a concurrent one's */
-    snprintf(prefix, sizeof(prefix), "%016llx", (unsigned long long)replay_random_u64());
+    char prefix[17];
+    block_prefix(prefix);
     int rc = 0;
     for (unsigned i = 0; rc == 0 && i < n; i++) {
         char id[64];
         block_id(prefix, i, id);
         uint64_t off = (uint64_t)i * part;
-        rc = put_block(fs, fd, off, size - off < part ? size - off : part, blob, id, err);
+        struct replay__fs_body b = {NULL, fd, off, size - off < part ? size - off : part};
+        rc = put_block(fs, &b, blob, id, err);
     }
     /* Uncommitted blocks are invisible and expire on their own if we fail here. */
     return rc != 0 ? rc : put_block_list(fs, blob, prefix, n, outcome, err);
@@ -522,7 +531,55 @@ static int az_upload(struct replay_filestore *fs, int fd, uint64_t size, const c
         threshold = AZ_MAX_SINGLE_PUT;
     if (size > threshold)
         return put_blocks(fs, fd, size, blob, outcome, err);
-    return put_blob(fs, fd, size, blob, outcome, err);
+    struct replay__fs_body b = {NULL, fd, 0, size};
+    return put_blob(fs, &b, blob, outcome, err);
+}
+
+/* A streamed upload: the blocks are in memory one at a time. */
+struct az_stream {
+    char blob[REPLAY__FS_MAX_PATH];
+    char prefix[17];
+    enum replay_filestore_outcome *outcome;
+};
+
+static int stream_whole(struct replay_filestore *fs, void *arg, const struct replay__fs_body *b,
+                        struct replay_err *err)
+{
+    struct az_stream *st = arg;
+    return put_blob(fs, b, st->blob, st->outcome, err);
+}
+
+static int stream_block(struct replay_filestore *fs, void *arg, unsigned i,
+                        const struct replay__fs_body *b, struct replay_err *err)
+{
+    struct az_stream *st = arg;
+    char id[64];
+    block_id(st->prefix, i, id);
+    return put_block(fs, b, st->blob, id, err);
+}
+
+/* On failure nothing calls this: the blocks stay uncommitted, invisible, and
+ * the service drops them. */
+static int stream_commit(struct replay_filestore *fs, void *arg, unsigned n,
+                         struct replay_err *err)
+{
+    struct az_stream *st = arg;
+    return put_block_list(fs, st->blob, st->prefix, n, st->outcome, err);
+}
+
+static const struct replay__fs_part_ops az_parts = {
+    "Put Block",  AZ_MAX_BLOCKS, 1, AZ_MAX_BLOCK, stream_whole, NULL, stream_block,
+    stream_commit,
+};
+
+static int az_upload_stream(struct replay_filestore *fs, const char *name,
+                            const struct replay__fs_producer *p,
+                            enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    struct az_stream st = {.outcome = outcome};
+    block_prefix(st.prefix);
+    int rc = blob_name(fs->impl, name, st.blob, sizeof(st.blob), err);
+    return rc != 0 ? rc : replay__fs_stream_parts(fs, p, &az_parts, &st, err);
 }
 
 static int az_download(struct replay_filestore *fs, const char *name, int fd,
@@ -647,6 +704,7 @@ const struct replay__fs_ops replay__fs_azure_ops = {
     .connect = az_connect,
     .close = az_close,
     .upload = az_upload,
+    .upload_stream = az_upload_stream,
     .download = az_download,
     .exists = az_exists,
     .remove = az_remove,

@@ -63,6 +63,20 @@ int replay__fs_origin(const char *scheme, const char *host, int port, char *out,
     return 0;
 }
 
+void replay__fs_cleanup_request(struct replay__http_xfer *x)
+{
+    x->ignore_cancel = true;
+    x->timeout_ms = REPLAY__FS_CLEANUP_MS;
+}
+
+void replay__fs_body_set(struct replay__http_xfer *x, const struct replay__fs_body *b)
+{
+    x->in_mem = b->mem;
+    x->in_fd = b->mem != NULL ? -1 : b->fd;
+    x->in_off = b->off;
+    x->in_len = b->len;
+}
+
 int replay__fs_get_to_fd(struct replay_filestore *fs, const char *url, int fd, const char *what,
                          struct replay_err *err)
 {

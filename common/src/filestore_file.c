@@ -5,7 +5,9 @@
  * name, which puts it in place without replacing anything (renameat2
  * RENAME_NOREPLACE, link()+unlink() on NFS) and fsyncs file and directory.
  * Copies use copy_file_range() when the kernel can, read/write otherwise, and
- * honour the bandwidth caps (max_send_speed up, max_recv_speed down).
+ * honour the bandwidth caps (max_send_speed up, max_recv_speed down). A
+ * streamed upload hands the atomic file's descriptor to the producer, so the
+ * bytes are written once, where they stay.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -143,18 +145,11 @@ static int copy_fd(int in, int out, uint64_t size, const struct replay_filestore
     return 0;
 }
 
-static int file_upload(struct replay_filestore *fs, int fd, uint64_t size, const char *name,
-                       enum replay_filestore_outcome *outcome, struct replay_err *err)
+/* Puts a written upload in place without replacing (rc: how the writing went),
+ * and releases it. */
+static int commit(struct replay_atomicfile *f, int rc, enum replay_filestore_outcome *outcome,
+                  struct replay_err *err)
 {
-    char path[REPLAY__FS_MAX_PATH];
-    int rc = location(fs, name, path, sizeof(path), err);
-    if (rc != 0)
-        return rc;
-    struct replay_atomicfile_opts ao = {.make_dirs = true};
-    struct replay_atomicfile *f = NULL;
-    rc = replay_atomicfile_open(path, &ao, &f, err);
-    if (rc == 0)
-        rc = copy_fd(fd, replay_atomicfile_fd(f), size, fs, fs->opts.max_send_speed, err);
     if (rc == 0)
         rc = replay_atomicfile_commit(f, REPLAY_ATOMICFILE_NO_REPLACE, err);
     replay_atomicfile_close(f);
@@ -164,6 +159,42 @@ static int file_upload(struct replay_filestore *fs, int fd, uint64_t size, const
         rc = 0;
     }
     return rc;
+}
+
+/* The temporary of an upload of name, beside its final path (*f is NULL on
+ * failure). */
+static int open_tmp(struct replay_filestore *fs, const char *name, struct replay_atomicfile **f,
+                    struct replay_err *err)
+{
+    char path[REPLAY__FS_MAX_PATH];
+    struct replay_atomicfile_opts ao = {.make_dirs = true};
+    *f = NULL;
+    int rc = location(fs, name, path, sizeof(path), err);
+    return rc != 0 ? rc : replay_atomicfile_open(path, &ao, f, err);
+}
+
+static int file_upload(struct replay_filestore *fs, int fd, uint64_t size, const char *name,
+                       enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    struct replay_atomicfile *f;
+    int rc = open_tmp(fs, name, &f, err);
+    if (rc == 0)
+        rc = copy_fd(fd, replay_atomicfile_fd(f), size, fs, fs->opts.max_send_speed, err);
+    return commit(f, rc, outcome, err);
+}
+
+/* The producer writes the atomic file itself: no pipe, no second copy. */
+static int file_upload_stream(struct replay_filestore *fs, const char *name,
+                              const struct replay__fs_producer *p,
+                              enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    struct replay_atomicfile *f;
+    int rc = open_tmp(fs, name, &f, err);
+    if (rc == 0)
+        rc = replay__fs_produce(p, replay_atomicfile_fd(f), err);
+    if (rc == 0 && replay_cancel_requested(fs->opts.cancel))
+        rc = replay_err_set(err, REPLAY_ECANCELED, "stream canceled");
+    return commit(f, rc, outcome, err);
 }
 
 static int file_download(struct replay_filestore *fs, const char *name, int fd,
@@ -260,6 +291,8 @@ const struct replay__fs_ops replay__fs_file_ops = {
     .connect = NULL,
     .close = file_close,
     .upload = file_upload,
+    .upload_stream = file_upload_stream,
+    .stream_seekable = true,
     .download = file_download,
     .exists = file_exists,
     .remove = file_remove,

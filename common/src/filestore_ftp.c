@@ -5,7 +5,9 @@
  * uses them (a chrooted server makes that the user's root). Upload sends the
  * file to a dot-prefixed temporary name in the destination directory
  * (directories created as needed), renames it with RNFR/RNTO in the same
- * session, then checks the size on the server. FTPS is explicit (AUTH TLS, then
+ * session, then checks the size on the server; a streamed upload does the same
+ * with a body of unknown size read from the stream's pipe, renamed only once the
+ * producer succeeded and the transfer completed. FTPS is explicit (AUTH TLS, then
  * PROT P for data), forced by the ftps scheme or ?use_tls=true; unlike
  * upstream, the server certificate is verified unless ?verify=false.
  */
@@ -111,6 +113,7 @@ static void drop_tmp(struct replay_filestore *fs, const char *tmp)
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     struct replay__http_xfer x;
     replay__http_xfer_init(&x);
+    replay__fs_cleanup_request(&x);
     x.url = url;
     if (replay__fs_perform(fs, &x, "delete temporary", &ignored) != 0)
         replay_debug("filestore %s: temporary %s left behind: %s", fs->shown, tmp, ignored.msg);
@@ -136,7 +139,9 @@ static int check_size(struct replay_filestore *fs, const char *path, uint64_t si
     return rc;
 }
 
-static int send_tmp(struct replay_filestore *fs, int fd, uint64_t size, const char *tmp,
+/* Sends x's request body (a file, or a stream of unknown size) to tmp, renamed
+ * to path in the same session once the transfer completed. */
+static int send_tmp(struct replay_filestore *fs, struct replay__http_xfer *x, const char *tmp,
                     const char *path, struct replay_err *err)
 {
     struct ftp_store *f = fs->impl;
@@ -153,18 +158,14 @@ static int send_tmp(struct replay_filestore *fs, int fd, uint64_t size, const ch
     if (rc == 0)
         rc = quote_cmd(&post, "RNTO", path, err);
     if (rc == 0) {
-        struct replay__http_xfer x;
-        replay__http_xfer_init(&x);
-        x.url = url;
-        x.in_fd = fd;
-        x.in_len = size;
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+        x->url = url;
+        replay__http_set_method(h, "PUT", x); /* libcurl's upload: STOR */
         curl_easy_setopt(h, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR_RETRY);
         curl_easy_setopt(h, CURLOPT_FTP_FILEMETHOD, (long)CURLFTPMETHOD_MULTICWD);
         curl_easy_setopt(h, CURLOPT_QUOTE, pre);
         curl_easy_setopt(h, CURLOPT_POSTQUOTE, post);
-        rc = replay__fs_perform(fs, &x, "STOR", err);
+        rc = replay__fs_perform(fs, x, "STOR", err);
+        x->url = NULL;
     }
     curl_slist_free_all(pre);
     curl_slist_free_all(post);
@@ -182,12 +183,54 @@ static int ftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const 
         rc = replay__fs_tmp_path(path, tmp, sizeof(tmp), err);
     if (rc != 0)
         return rc;
-    rc = send_tmp(fs, fd, size, tmp, path, err);
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.in_fd = fd;
+    x.in_len = size;
+    rc = send_tmp(fs, &x, tmp, path, err);
     if (rc != 0) {
         drop_tmp(fs, tmp);
         return rc;
     }
     return check_size(fs, path, size, err);
+}
+
+/* A streamed upload: the temporary's paths, and what was sent. */
+struct ftp_stream {
+    char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
+    uint64_t sent;
+};
+
+static int ftp_consume(struct replay_filestore *fs, struct replay__fs_pipe *in, void *arg,
+                       struct replay_err *err)
+{
+    struct ftp_stream *st = arg;
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    replay__fs_pipe_body(&x, in);
+    int rc = send_tmp(fs, &x, st->tmp, st->path, err);
+    st->sent = x.in_sent;
+    return rc;
+}
+
+static int ftp_upload_stream(struct replay_filestore *fs, const char *name,
+                             const struct replay__fs_producer *p,
+                             enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    (void)outcome;
+    struct ftp_store *f = fs->impl;
+    struct ftp_stream st;
+    int rc = replay__fs_join(f->base, name, st.path, sizeof(st.path), err);
+    if (rc == 0)
+        rc = replay__fs_tmp_path(st.path, st.tmp, sizeof(st.tmp), err);
+    if (rc != 0)
+        return rc;
+    rc = replay__fs_pipe_run(fs, p, ftp_consume, &st, err);
+    if (rc != 0) {
+        drop_tmp(fs, st.tmp);
+        return rc;
+    }
+    return check_size(fs, st.path, st.sent, err);
 }
 
 #define URL_MAX (REPLAY__FS_MAX_PATH * 3 + 400)
@@ -291,6 +334,7 @@ const struct replay__fs_ops replay__fs_ftp_ops = {
     .connect = NULL,
     .close = ftp_close,
     .upload = ftp_upload,
+    .upload_stream = ftp_upload_stream,
     .download = ftp_download,
     .exists = ftp_exists,
     .remove = ftp_remove,

@@ -76,6 +76,18 @@ REPLAY_MUST_CHECK int replay__fs_tmp_path(const char *path, char *out, size_t ou
 
 struct replay_filestore;
 
+/* The caller's producer of a streamed upload (replay_filestore_upload_stream). */
+struct replay__fs_producer {
+    replay_filestore_produce_fn fn;
+    void *ctx;
+};
+
+/* Calls the producer once with fd; a failure is reported as "the producer
+ * failed: <its message>" with its code (REPLAY_EIO for a code that is not a
+ * REPLAY_E* one). */
+REPLAY_MUST_CHECK int replay__fs_produce(const struct replay__fs_producer *p, int fd,
+                                         struct replay_err *err);
+
 /* Each operation gets a checked name; errors carry a message naming the URL
  * (redacted) and the cause. */
 struct replay__fs_ops {
@@ -94,6 +106,15 @@ struct replay__fs_ops {
      * at commit time (a concurrent writer won). */
     int (*upload)(struct replay_filestore *fs, int fd, uint64_t size, const char *name,
                   enum replay_filestore_outcome *outcome, struct replay_err *err);
+    /* Streams the object the producer writes under name, atomically, calling
+     * the producer exactly once (replay_filestore_upload_stream's contract);
+     * NULL when the scheme cannot write (http). Sets *outcome to SKIPPED_EXISTS
+     * when the name is found taken at commit time. */
+    int (*upload_stream)(struct replay_filestore *fs, const char *name,
+                         const struct replay__fs_producer *p,
+                         enum replay_filestore_outcome *outcome, struct replay_err *err);
+    /* The producer of upload_stream gets a seekable file (file://), not a pipe. */
+    bool stream_seekable;
     /* Writes the object to fd (a fresh, empty temporary file). */
     int (*download)(struct replay_filestore *fs, const char *name, int fd,
                     struct replay_err *err);
@@ -130,6 +151,54 @@ struct replay_filestore {
 /* Closes the store's transport, if any (filestore_curl.c). */
 void replay__fs_http_close(struct replay_filestore *fs);
 
+/* True for the failures worth another attempt: ECONN, ETIMEDOUT, EAGAIN. */
+bool replay__fs_transient(int code);
+/* Runs fn(ctx, err) until it succeeds or fails for good, at most
+ * opts.max_attempts times while it fails with a transient code, with the
+ * store's back-off and cancel token (filestore.c); `what` names the operation
+ * in the retry warnings. */
+REPLAY_MUST_CHECK int replay__fs_retry(struct replay_filestore *fs, const char *what,
+                                       int (*fn)(void *ctx, struct replay_err *err), void *ctx,
+                                       struct replay_err *err);
+
+/* ---- streamed uploads through a pipe (filestore_stream.c) ------------------------ */
+
+/* The read end of a stream: what the producer writes, for a backend's consumer. */
+struct replay__fs_pipe;
+
+/* A backend's consumer: reads the object with replay__fs_pipe_read()/_fill()
+ * until they report its end, and stores it. It runs on a helper thread, which
+ * has the store (and its transport) to itself until replay__fs_pipe_run()
+ * returns. It may return 0 only after the end was read: the end is reported
+ * only when the producer returned 0, so a consumer never commits a stream
+ * whose producer failed. */
+typedef int (*replay__fs_consume_fn)(struct replay_filestore *fs, struct replay__fs_pipe *in,
+                                     void *arg, struct replay_err *err);
+
+/* Makes a pipe, runs consume(fs, in, arg) on a helper thread reading one end
+ * and the producer on the calling thread writing the other, and returns once
+ * both are done. When the consumer stops first (failure, cancellation) it
+ * closes its end, so that the producer's writes fail with EPIPE (SIGPIPE is
+ * blocked on the calling thread meanwhile and a SIGPIPE it raised is
+ * discarded). 0 when both succeeded. Otherwise the consumer's error, unless
+ * the consumer stopped because the producer failed: then the producer's
+ * ("the producer failed: ..."). No thread or descriptor outlives the call. */
+REPLAY_MUST_CHECK int replay__fs_pipe_run(struct replay_filestore *fs,
+                                          const struct replay__fs_producer *p,
+                                          replay__fs_consume_fn consume, void *arg,
+                                          struct replay_err *err);
+/* Reads up to n bytes into buf: *got > 0, or *got == 0 at the end of the object
+ * (the producer closed its end and returned 0). A failed producer is its code
+ * ("the producer failed"), a cancel token requested REPLAY_ECANCELED (looked
+ * at while waiting for the producer), a failed read REPLAY_EIO. */
+REPLAY_MUST_CHECK int replay__fs_pipe_read(struct replay__fs_pipe *in, void *buf, size_t n,
+                                           size_t *got, struct replay_err *err);
+/* Reads until buf holds n bytes or the object ends: *got < n only at its end. */
+REPLAY_MUST_CHECK int replay__fs_pipe_fill(struct replay__fs_pipe *in, void *buf, size_t n,
+                                           size_t *got, struct replay_err *err);
+/* Bytes read from the pipe so far. */
+uint64_t replay__fs_pipe_bytes(const struct replay__fs_pipe *in);
+
 /* ---- what the curl-based backends share (filestore_curl.c) ------------------- */
 
 #ifdef REPLAY__FS_WITH_CURL
@@ -143,6 +212,53 @@ void replay__fs_http_close(struct replay_filestore *fs);
  * fixed when the transport is made, at the store's first request). The
  * transport allows ftp, ftps, sftp, http and https. NULL on failure. */
 CURL *replay__fs_curl(struct replay_filestore *fs, bool verify, struct replay_err *err);
+/* Makes x's request body the stream `in`, read once with replay__fs_pipe_read()
+ * (unknown length: ftp STOR, sftp put); a failed read stops the transfer with
+ * the read's code and message. */
+void replay__fs_pipe_body(struct replay__http_xfer *x, struct replay__fs_pipe *in);
+
+/* Longest a clean-up request (removing a temporary, aborting a multipart
+ * upload) may take: it runs even after a cancellation, so it is bounded. */
+#define REPLAY__FS_CLEANUP_MS 10000L
+/* Makes x a clean-up: not stopped by the cancel token, at most
+ * REPLAY__FS_CLEANUP_MS long. */
+void replay__fs_cleanup_request(struct replay__http_xfer *x);
+
+/* A request body: len bytes from memory (mem) or from fd at off (pread). */
+struct replay__fs_body {
+    const char *mem;
+    int fd;
+    uint64_t off, len;
+};
+/* Sets x's request body to b. */
+void replay__fs_body_set(struct replay__http_xfer *x, const struct replay__fs_body *b);
+
+/* How a backend stores a stream in parts held in memory (S3, Azure); each
+ * function gets the backend's arg. */
+struct replay__fs_part_ops {
+    const char *what;  /* a part in retry warnings ("PUT part") */
+    unsigned max_parts; /* the service's limits: parts, and bytes of one */
+    uint64_t min_part, max_part;
+    /* The whole object, when it ends before filling one part. */
+    int (*whole)(struct replay_filestore *fs, void *arg, const struct replay__fs_body *b,
+                 struct replay_err *err);
+    /* Before the first part (may be NULL). */
+    int (*begin)(struct replay_filestore *fs, void *arg, struct replay_err *err);
+    /* Part i (from 0), retried from memory while it fails with a transient code. */
+    int (*part)(struct replay_filestore *fs, void *arg, unsigned i,
+                const struct replay__fs_body *b, struct replay_err *err);
+    /* After the n parts, the stream having ended well: makes the object visible. */
+    int (*commit)(struct replay_filestore *fs, void *arg, unsigned n, struct replay_err *err);
+};
+/* Streams the producer's bytes (replay__fs_pipe_run()) in parts of
+ * opts.stream_part_size (REPLAY_FILESTORE_STREAM_PART by default, kept within
+ * ops' limits) read into one buffer and handed to ops as each fills; more than
+ * ops->max_parts is REPLAY_ETOOBIG. */
+REPLAY_MUST_CHECK int replay__fs_stream_parts(struct replay_filestore *fs,
+                                              const struct replay__fs_producer *p,
+                                              const struct replay__fs_part_ops *ops, void *arg,
+                                              struct replay_err *err);
+
 /* Runs x on the store's handle; failures read "<what> <store URL>: <cause>". Any
  * HTTP answer is success here: the caller reads x->status. */
 REPLAY_MUST_CHECK int replay__fs_perform(struct replay_filestore *fs, struct replay__http_xfer *x,

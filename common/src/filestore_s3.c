@@ -11,8 +11,13 @@
  * Uploads stream with "x-amz-content-sha256: UNSIGNED-PAYLOAD" as one PUT (S3
  * and MinIO make a PUT visible only once complete), or, above the multipart
  * threshold (by default S3's 5 GiB single-PUT limit), as a multipart upload that
- * becomes visible only when completed and is aborted on failure. Both carry "If-None-Match: *", so S3 itself refuses to replace an
- * existing key (servers that ignore the header behave like upstream).
+ * becomes visible only when completed and is aborted on failure. Both carry
+ * "If-None-Match: *", so S3 itself refuses to replace an existing key (servers
+ * that ignore the header behave like upstream). A streamed upload reads parts
+ * of stream_part_size from the stream's pipe into one buffer and sends each as
+ * it fills (retried from memory), completing the multipart upload only after
+ * the end of a successful stream and aborting it otherwise; a stream shorter
+ * than one part is one PUT.
  *
  * libcurl signs the canonical request from the URL as written, so every URL here
  * is built canonical: path segments encoded with AWS's rules, query parameters
@@ -325,13 +330,13 @@ static int s3_connect(struct replay_filestore *fs, struct replay_err *err)
 
 /* ---- objects ------------------------------------------------------------------------- */
 
-static int put_single(struct replay_filestore *fs, int fd, uint64_t size, const char *key,
-                      enum replay_filestore_outcome *outcome, struct replay_err *err)
+static int put_single(struct replay_filestore *fs, const struct replay__fs_body *b,
+                      const char *key, enum replay_filestore_outcome *outcome,
+                      struct replay_err *err)
 {
     struct s3_call c;
     call_init(&c);
-    c.r.x.in_fd = fd;
-    c.r.x.in_len = size;
+    replay__fs_body_set(&c.r.x, b);
     int rc = call_url(fs->impl, &c, key, NULL, err);
     bool ok = add_header(&c, "If-None-Match", "*") &&
               add_header(&c, "Content-Type", "application/octet-stream");
@@ -356,8 +361,25 @@ struct multipart {
     char upload_id_enc[3 * 1024];
     uint64_t part_size;
     unsigned n_parts;
-    char (*etags)[80]; /* n_parts entries */
+    unsigned cap_parts;
+    char (*etags)[80]; /* cap_parts entries, n_parts used */
 };
+
+/* Room for the ETag of part n_parts + 1 (grows up to S3_MAX_PARTS). */
+static int mp_room(struct multipart *m, struct replay_err *err)
+{
+    if (m->n_parts < m->cap_parts)
+        return 0;
+    unsigned cap = m->cap_parts != 0 ? m->cap_parts * 2 : 64;
+    if (cap > S3_MAX_PARTS)
+        cap = S3_MAX_PARTS;
+    void *p = realloc(m->etags, cap * sizeof(*m->etags));
+    if (p == NULL)
+        return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
+    m->etags = p;
+    m->cap_parts = cap;
+    return 0;
+}
 
 static int mp_create(struct replay_filestore *fs, const char *key, struct multipart *m,
                      struct replay_err *err)
@@ -382,17 +404,15 @@ static int mp_create(struct replay_filestore *fs, const char *key, struct multip
     return rc;
 }
 
-static int mp_part(struct replay_filestore *fs, int fd, uint64_t size, const char *key,
+/* Sends part i (from 0) with body b and keeps its ETag. */
+static int mp_part(struct replay_filestore *fs, const struct replay__fs_body *b, const char *key,
                    struct multipart *m, unsigned i, struct replay_err *err)
 {
     struct s3_call c;
     call_init(&c);
     char query[3 * 1024 + 64];
     snprintf(query, sizeof(query), "partNumber=%u&uploadId=%s", i + 1, m->upload_id_enc);
-    uint64_t off = (uint64_t)i * m->part_size;
-    c.r.x.in_fd = fd;
-    c.r.x.in_off = off;
-    c.r.x.in_len = size - off < m->part_size ? size - off : m->part_size;
+    replay__fs_body_set(&c.r.x, b);
     c.r.x.want_header = "etag";
     int rc = call_url(fs->impl, &c, key, query, err);
     if (rc == 0)
@@ -456,15 +476,24 @@ static int mp_complete(struct replay_filestore *fs, const char *key, struct mult
     return rc;
 }
 
+/* Best effort: a multipart upload left behind is invisible, but its parts take
+ * room until a bucket lifecycle rule removes them, so say so. */
 static void mp_abort(struct replay_filestore *fs, const char *key, const struct multipart *m)
 {
     struct s3_call c;
     call_init(&c);
-    struct replay_err ignored = {0};
+    struct replay_err e = {0};
     char query[3 * 1024 + 16];
     snprintf(query, sizeof(query), "uploadId=%s", m->upload_id_enc);
-    if (call_url(fs->impl, &c, key, query, &ignored) == 0)
-        (void)s3_run(fs, &c, "DELETE", S3_EMPTY_SHA256, &ignored);
+    replay__fs_cleanup_request(&c.r.x);
+    int rc = call_url(fs->impl, &c, key, query, &e);
+    if (rc == 0)
+        rc = s3_run(fs, &c, "DELETE", S3_EMPTY_SHA256, &e);
+    if (rc == 0 && c.r.x.status != 204 && c.r.x.status != 200 && c.r.x.status != 404)
+        rc = s3_fail(fs, &c, &e);
+    if (rc != 0)
+        replay_warn("filestore: multipart upload of %s not aborted, its parts stay on the "
+                    "server (invisible): %s", key, e.msg);
     call_free(&c);
 }
 
@@ -480,12 +509,17 @@ static int put_multipart(struct replay_filestore *fs, int fd, uint64_t size, con
     if ((size + m->part_size - 1) / m->part_size > S3_MAX_PARTS)
         m->part_size = ((size / S3_MAX_PARTS) | ((1u << 20) - 1)) + 1;
     m->n_parts = (unsigned)((size + m->part_size - 1) / m->part_size);
+    m->cap_parts = m->n_parts;
     m->etags = calloc(m->n_parts, sizeof(*m->etags));
     int rc = m->etags == NULL ? replay_err_set(err, REPLAY_ENOMEM, "out of memory")
                               : mp_create(fs, key, m, err);
     bool created = rc == 0;
-    for (unsigned i = 0; rc == 0 && i < m->n_parts; i++)
-        rc = mp_part(fs, fd, size, key, m, i, err);
+    for (unsigned i = 0; rc == 0 && i < m->n_parts; i++) {
+        uint64_t off = (uint64_t)i * m->part_size;
+        struct replay__fs_body b = {NULL, fd, off,
+                                    size - off < m->part_size ? size - off : m->part_size};
+        rc = mp_part(fs, &b, key, m, i, err);
+    }
     if (rc == 0)
         rc = mp_complete(fs, key, m, outcome, err);
     if (created && (rc != 0 || *outcome == REPLAY_FILESTORE_SKIPPED_EXISTS))
@@ -505,7 +539,70 @@ static int s3_upload(struct replay_filestore *fs, int fd, uint64_t size, const c
     const char *key = replay__fs_basename(name);
     if (size > threshold && size > S3_MIN_PART)
         return put_multipart(fs, fd, size, key, outcome, err);
-    return put_single(fs, fd, size, key, outcome, err);
+    struct replay__fs_body b = {NULL, fd, 0, size};
+    return put_single(fs, &b, key, outcome, err);
+}
+
+/* A streamed upload: the parts are in memory one at a time. */
+struct s3_stream {
+    const char *key;
+    struct multipart m;
+    bool created; /* m is an upload to complete, or to abort */
+    enum replay_filestore_outcome *outcome;
+};
+
+static int stream_whole(struct replay_filestore *fs, void *arg, const struct replay__fs_body *b,
+                        struct replay_err *err)
+{
+    struct s3_stream *st = arg;
+    return put_single(fs, b, st->key, st->outcome, err);
+}
+
+static int stream_begin(struct replay_filestore *fs, void *arg, struct replay_err *err)
+{
+    struct s3_stream *st = arg;
+    int rc = mp_create(fs, st->key, &st->m, err);
+    st->created = rc == 0;
+    return rc;
+}
+
+static int stream_part(struct replay_filestore *fs, void *arg, unsigned i,
+                       const struct replay__fs_body *b, struct replay_err *err)
+{
+    struct s3_stream *st = arg;
+    st->m.n_parts = i;
+    int rc = mp_room(&st->m, err);
+    return rc != 0 ? rc : mp_part(fs, b, st->key, &st->m, i, err);
+}
+
+static int stream_commit(struct replay_filestore *fs, void *arg, unsigned n,
+                         struct replay_err *err)
+{
+    struct s3_stream *st = arg;
+    st->m.n_parts = n;
+    return mp_complete(fs, st->key, &st->m, st->outcome, err);
+}
+
+static const struct replay__fs_part_ops s3_parts = {
+    "PUT part",   S3_MAX_PARTS, S3_MIN_PART,   S3_MAX_SINGLE_PUT,
+    stream_whole, stream_begin, stream_part, stream_commit,
+};
+
+static int s3_upload_stream(struct replay_filestore *fs, const char *name,
+                            const struct replay__fs_producer *p,
+                            enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    struct s3_stream *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
+    st->key = replay__fs_basename(name);
+    st->outcome = outcome;
+    int rc = replay__fs_stream_parts(fs, p, &s3_parts, st, err);
+    if (st->created && (rc != 0 || *outcome == REPLAY_FILESTORE_SKIPPED_EXISTS))
+        mp_abort(fs, st->key, &st->m);
+    free(st->m.etags);
+    free(st);
+    return rc;
 }
 
 static int s3_download(struct replay_filestore *fs, const char *name, int fd,
@@ -622,6 +719,7 @@ const struct replay__fs_ops replay__fs_s3_ops = {
     .connect = s3_connect,
     .close = s3_close,
     .upload = s3_upload,
+    .upload_stream = s3_upload_stream,
     .download = s3_download,
     .exists = s3_exists,
     .remove = s3_remove,

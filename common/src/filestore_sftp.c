@@ -6,7 +6,8 @@
  * ?validate_host=true, which checks it against ~/.ssh/known_hosts, as upstream.
  * A base of "/" means the login directory, other bases are absolute. Upload
  * sends a dot-prefixed temporary file (directories created as needed), renames
- * it in the same session, then checks its size. SFTP's rename does not replace
+ * it in the same session, then checks its size (a streamed upload: the same,
+ * with a body of unknown size read from the stream's pipe). SFTP's rename does not replace
  * an existing name on OpenSSH: a concurrent writer that won shows up as a failed
  * rename over an existing name, which is reported as SKIPPED_EXISTS.
  * Unlike upstream, a custom port is kept on reconnection.
@@ -160,9 +161,10 @@ static int quote_cmd(struct curl_slist **l, const char *verb, const char *a, con
     return 0;
 }
 
-/* Runs quote commands on a body-less request to the login directory. */
+/* Runs quote commands on a body-less request to the login directory; a
+ * clean-up runs even after a cancellation (replay__fs_cleanup_request). */
 static int run_quote(struct replay_filestore *fs, struct curl_slist *q, const char *what,
-                     struct replay_err *err)
+                     bool cleanup, struct replay_err *err)
 {
     struct sftp_store *s = fs->impl;
     CURL *h = sftp_handle(fs, err);
@@ -173,6 +175,8 @@ static int run_quote(struct replay_filestore *fs, struct curl_slist *q, const ch
     struct replay__http_xfer x;
     replay__http_xfer_init(&x);
     x.url = url;
+    if (cleanup)
+        replay__fs_cleanup_request(&x);
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(h, CURLOPT_QUOTE, q);
     return replay__fs_perform(fs, &x, what, err);
@@ -180,7 +184,7 @@ static int run_quote(struct replay_filestore *fs, struct curl_slist *q, const ch
 
 static int sftp_connect(struct replay_filestore *fs, struct replay_err *err)
 {
-    return run_quote(fs, NULL, "connect", err);
+    return run_quote(fs, NULL, "connect", false, err);
 }
 
 static int stat_path(struct replay_filestore *fs, const char *path, bool *found, uint64_t *size,
@@ -200,11 +204,13 @@ static void drop_tmp(struct replay_filestore *fs, const char *tmp)
     struct replay_err ignored = {0};
     struct curl_slist *q = NULL;
     if (quote_cmd(&q, "rm", tmp, NULL, &ignored) == 0)
-        (void)run_quote(fs, q, "delete temporary", &ignored);
+        (void)run_quote(fs, q, "delete temporary", true, &ignored);
     curl_slist_free_all(q);
 }
 
-static int send_tmp(struct replay_filestore *fs, int fd, uint64_t size, const char *tmp,
+/* Sends x's request body (a file, or a stream of unknown size) to tmp, renamed
+ * to path in the same session once the transfer completed. */
+static int send_tmp(struct replay_filestore *fs, struct replay__http_xfer *x, const char *tmp,
                     const char *path, struct replay_err *err)
 {
     struct sftp_store *s = fs->impl;
@@ -218,18 +224,14 @@ static int send_tmp(struct replay_filestore *fs, int fd, uint64_t size, const ch
         curl_slist_free_all(post);
         return rc != 0 ? rc : REPLAY_ENOMEM;
     }
-    struct replay__http_xfer x;
-    replay__http_xfer_init(&x);
-    x.url = url;
-    x.in_fd = fd;
-    x.in_len = size;
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+    x->url = url;
+    replay__http_set_method(h, "PUT", x); /* libcurl's upload */
     curl_easy_setopt(h, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR_RETRY);
     curl_easy_setopt(h, CURLOPT_POSTQUOTE, post);
     curl_easy_setopt(h, CURLOPT_NEW_FILE_PERMS, 0644L);
     curl_easy_setopt(h, CURLOPT_NEW_DIRECTORY_PERMS, 0755L);
-    rc = replay__fs_perform(fs, &x, "put", err);
+    rc = replay__fs_perform(fs, x, "put", err);
+    x->url = NULL;
     curl_slist_free_all(post);
     return rc;
 }
@@ -243,33 +245,77 @@ static bool taken_by_other(struct replay_filestore *fs, const char *path)
     return stat_path(fs, path, &found, &got, &ignored) == 0 && found;
 }
 
-static int sftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const char *name,
-                       enum replay_filestore_outcome *outcome, struct replay_err *err)
-{
-    struct sftp_store *s = fs->impl;
+/* An upload's temporary and final paths, and its body. */
+struct sftp_put {
     char path[REPLAY__FS_MAX_PATH], tmp[REPLAY__FS_MAX_PATH];
-    int rc = path_of(s, name, path, sizeof(path), err);
-    if (rc == 0)
-        rc = replay__fs_tmp_path(path, tmp, sizeof(tmp), err);
-    if (rc != 0)
-        return rc;
-    struct replay_err e = {0};
-    rc = send_tmp(fs, fd, size, tmp, path, &e);
+    struct replay__http_xfer x;
+};
+
+static int put_paths(struct replay_filestore *fs, const char *name, struct sftp_put *u,
+                     struct replay_err *err)
+{
+    replay__http_xfer_init(&u->x);
+    int rc = path_of(fs->impl, name, u->path, sizeof(u->path), err);
+    return rc != 0 ? rc : replay__fs_tmp_path(u->path, u->tmp, sizeof(u->tmp), err);
+}
+
+/* After send_tmp (rc, its message in e): removes the temporary of a failed
+ * upload, tells a concurrent writer's win, checks the size of a success. */
+static int put_done(struct replay_filestore *fs, struct sftp_put *u, int rc,
+                    const struct replay_err *e, enum replay_filestore_outcome *outcome,
+                    struct replay_err *err)
+{
     if (rc != 0) {
-        drop_tmp(fs, tmp);
-        if (rc == REPLAY_EPROTO && taken_by_other(fs, path)) {
+        drop_tmp(fs, u->tmp);
+        if (rc == REPLAY_EPROTO && taken_by_other(fs, u->path)) {
             *outcome = REPLAY_FILESTORE_SKIPPED_EXISTS;
             return 0;
         }
-        return replay_err_set(err, rc, "%s", e.msg);
+        return replay_err_set(err, rc, "%s", e->msg);
     }
     bool found = false;
     uint64_t got = 0;
-    rc = stat_path(fs, path, &found, &got, err);
-    if (rc == 0 && (!found || got != size))
-        rc = replay_err_set(err, REPLAY_EIO, "%s has %llu bytes on the server, sent %llu", path,
-                            (unsigned long long)got, (unsigned long long)size);
+    rc = stat_path(fs, u->path, &found, &got, err);
+    if (rc == 0 && (!found || got != u->x.in_sent))
+        rc = replay_err_set(err, REPLAY_EIO, "%s has %llu bytes on the server, sent %llu",
+                            u->path, (unsigned long long)got,
+                            (unsigned long long)u->x.in_sent);
     return rc;
+}
+
+static int sftp_upload(struct replay_filestore *fs, int fd, uint64_t size, const char *name,
+                       enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    struct sftp_put u;
+    int rc = put_paths(fs, name, &u, err);
+    if (rc != 0)
+        return rc;
+    u.x.in_fd = fd;
+    u.x.in_len = size;
+    struct replay_err e = {0};
+    rc = send_tmp(fs, &u.x, u.tmp, u.path, &e);
+    return put_done(fs, &u, rc, &e, outcome, err);
+}
+
+static int sftp_consume(struct replay_filestore *fs, struct replay__fs_pipe *in, void *arg,
+                        struct replay_err *err)
+{
+    struct sftp_put *u = arg;
+    replay__fs_pipe_body(&u->x, in);
+    return send_tmp(fs, &u->x, u->tmp, u->path, err);
+}
+
+static int sftp_upload_stream(struct replay_filestore *fs, const char *name,
+                              const struct replay__fs_producer *p,
+                              enum replay_filestore_outcome *outcome, struct replay_err *err)
+{
+    struct sftp_put u;
+    int rc = put_paths(fs, name, &u, err);
+    if (rc != 0)
+        return rc;
+    struct replay_err e = {0};
+    rc = replay__fs_pipe_run(fs, p, sftp_consume, &u, &e);
+    return put_done(fs, &u, rc, &e, outcome, err);
 }
 
 static int sftp_download(struct replay_filestore *fs, const char *name, int fd,
@@ -309,7 +355,7 @@ static int sftp_remove(struct replay_filestore *fs, const char *name, struct rep
         return rc;
     }
     struct replay_err e = {0};
-    rc = run_quote(fs, q, "rm", &e);
+    rc = run_quote(fs, q, "rm", false, &e);
     curl_slist_free_all(q);
     if (rc == REPLAY_EPROTO) {
         bool there = true;
@@ -341,6 +387,7 @@ const struct replay__fs_ops replay__fs_sftp_ops = {
     .connect = sftp_connect,
     .close = sftp_close,
     .upload = sftp_upload,
+    .upload_stream = sftp_upload_stream,
     .download = sftp_download,
     .exists = sftp_exists,
     .remove = sftp_remove,

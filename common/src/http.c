@@ -242,9 +242,24 @@ void replay__http_xfer_fail(struct replay__http_xfer *x, int code, int sys_errno
     snprintf(x->fail_why, sizeof(x->fail_why), "%s", why);
 }
 
+/* A body of unknown length: as much as the source gives, 0 at its end. */
+static size_t read_source(struct replay__http_xfer *x, char *p, size_t n)
+{
+    size_t got = 0;
+    int rc = x->in_source(x->in_source_ctx, p, n, &got);
+    if (rc != 0) {
+        replay__http_xfer_fail(x, rc, 0, "stopped by the sender");
+        return CURL_READFUNC_ABORT;
+    }
+    x->in_sent += got;
+    return got;
+}
+
 static size_t on_read(char *p, size_t size, size_t n, void *ud)
 {
     struct replay__http_xfer *x = ud;
+    if (x->in_source != NULL)
+        return read_source(x, p, size * n);
     uint64_t left = x->in_len - x->in_sent;
     size_t want = size * n < left ? size * n : (size_t)left;
     if (want == 0)
@@ -271,6 +286,8 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud)
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
     struct replay__http_xfer *x = ud;
+    if (x->in_source != NULL) /* read once: what was sent is gone */
+        return CURL_SEEKFUNC_CANTSEEK;
     if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->in_len)
         return CURL_SEEKFUNC_CANTSEEK;
     x->in_sent = (uint64_t)offset;
@@ -388,7 +405,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     (void)dltotal;
     (void)ultotal;
     struct replay__http_xfer *x = ud;
-    if (replay_cancel_requested(x->h->cancel)) {
+    if (!x->ignore_cancel && replay_cancel_requested(x->h->cancel)) {
         x->canceled = true;
         return 1;
     }
@@ -400,21 +417,27 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return 0;
 }
 
+static bool has_body(const struct replay__http_xfer *x)
+{
+    return x->in_source != NULL || x->in_mem != NULL || x->in_fd >= 0;
+}
+
 void replay__http_set_method(CURL *c, const char *method, struct replay__http_xfer *x)
 {
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (x->in_mem == NULL && x->in_fd < 0 && strcmp(method, "DELETE") == 0) {
+    } else if (!has_body(x) && strcmp(method, "DELETE") == 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     } else {
-        if (x->in_mem == NULL && x->in_fd < 0) {
+        if (!has_body(x)) {
             x->in_mem = "";
             x->in_len = 0;
         }
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->in_len);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+                         x->in_source != NULL ? (curl_off_t)-1 : (curl_off_t)x->in_len);
         if (strcmp(method, "PUT") != 0)
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
@@ -497,7 +520,7 @@ static int callback_failure(const struct replay__http_xfer *x, const char *what,
 
 static void set_callbacks(CURL *c, struct replay__http_xfer *x)
 {
-    if (x->in_fd >= 0 || x->in_mem != NULL) {
+    if (has_body(x)) {
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, x);
         curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
@@ -514,6 +537,8 @@ static void set_callbacks(CURL *c, struct replay__http_xfer *x)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
     if (x->low_speed_time_s > 0)
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, x->low_speed_time_s);
+    if (x->timeout_ms > 0)
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->timeout_ms);
 }
 
 static void reset_results(struct replay__http_xfer *x, struct replay__http *h)

@@ -14,7 +14,8 @@
  *    environment variables (libcurl reads http_proxy, https_proxy, no_proxy).
  *    Redirects are not followed unless a caller turns them on for a request;
  *  - one transfer at a time on a handle (struct replay__http_xfer): the request
- *    body from memory or from a file (pread, so a rewind re-reads it), the
+ *    body from memory or from a file (pread, so a rewind re-reads it), or from
+ *    a source callback of unknown length (a stream, read once), the
  *    answer to a file descriptor (replay_atomicfile_write_fd(): EINTR and short
  *    writes), to a
  *    capped memory buffer or to a callback, the status line and one wanted
@@ -119,15 +120,26 @@ bool replay__http_header_add(struct curl_slist **list, const char *name, const c
  * to replay__http_xfer_fail(), if any). */
 typedef int (*replay__http_sink_fn)(void *ctx, const char *p, size_t n);
 
+/* Gives the next request body bytes: up to n into p, *got set to how many; 0
+ * bytes at the end of the body. Returns 0, or a negative REPLAY_E* code to stop
+ * the transfer (replay__http_perform() then returns it, with the reason given
+ * to replay__http_xfer_fail(), if any). */
+typedef int (*replay__http_source_fn)(void *ctx, char *p, size_t n, size_t *got);
+
 /* One request. replay__http_xfer_init() first, then set what applies. */
 struct replay__http_xfer {
     const char *url;    /* NULL: set by the caller on the easy handle */
     const char *method; /* NULL: set by the caller; else as replay__http_set_method() */
     struct curl_slist *headers; /* borrowed */
-    /* Request body: in_mem (wins) or in_fd, from in_off, in_len bytes. */
+    /* Request body: in_mem (wins) or in_fd, from in_off, in_len bytes; or
+     * in_source (wins over both): a stream of unknown length read once, which
+     * cannot be rewound (a request that needs a rewind fails), sent with
+     * INFILESIZE -1 (chunked on HTTP). */
     const char *in_mem;
     int in_fd;
     uint64_t in_off, in_len;
+    replay__http_source_fn in_source;
+    void *in_source_ctx;
     /* Answer body. On HTTP only a 2xx body goes to `sink`, else to `out_fd`;
      * other protocols have no status and always use them. What goes to neither
      * goes to `body` (may be NULL: dropped): an HTTP error answer keeps its first
@@ -139,6 +151,10 @@ struct replay__http_xfer {
     struct replay__http_buf *body;
     bool body_truncate;
     long low_speed_time_s;   /* this request's low-speed time [the handle's] */
+    long timeout_ms;         /* the whole request at most this long [no limit] */
+    /* Runs even once the handle's cancel token is requested: the clean-up of
+     * what a canceled transfer left (bound it with timeout_ms). */
+    bool ignore_cancel;
     const char *want_header; /* answer header to capture (any case, no ':') */
     /* What came back. */
     char header_value[256];
@@ -160,8 +176,8 @@ void replay__http_xfer_init(struct replay__http_xfer *x);
 void replay__http_xfer_fail(struct replay__http_xfer *x, int code, int sys_errno,
                             const char *why);
 /* Sets the method on h: GET, HEAD (no body), a body-less other method, or a
- * method with x's request body (sent with its length; PUT as libcurl's upload,
- * others with that method's name). */
+ * method with x's request body (sent with its length, or of unknown length from
+ * in_source; PUT as libcurl's upload, others with that method's name). */
 void replay__http_set_method(CURL *c, const char *method, struct replay__http_xfer *x);
 /* Runs the request on the handle's easy handle (replay__http_easy() first). 0
  * when an answer came back, whatever its status; else a REPLAY_E* code with

@@ -15,9 +15,15 @@
 #   RACE        one: of two concurrent uploads of a name exactly one is written;
 #               both: the server replaces at commit (the object is still whole);
 #               skip: the test server cannot take concurrent writes of one name
+#   RAW_DIR     where the server keeps the store's files, hidden temporaries
+#               included ("": only what the store lists, for azure and http)
 # then the common steps run in order, then extra_<scheme> (scheme-only checks).
 # Every output of the tool is kept in $T/all.log and checked for SECRET at the
 # end. Data is generated at run time.
+#
+# With FILESTORE_ONLY=stream_big (the slow tests slow.filestore_stream.<scheme>)
+# only the server starts and one large stream (FILESTORE_STREAM_BIG_MIB, 400)
+# goes up and comes back.
 set -euo pipefail
 _here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$_here/lib.sh"
@@ -25,6 +31,7 @@ _here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 TOOL=$(bin filestore_tool)
 BIG_MIB=100
+STREAM_MIB=40
 NAMES=("plain.bin" "with space.bin" "unicodé ✓ 名前.bin")
 
 # fs ARGS...: runs the tool; sets rc/out/err and appends everything to all.log.
@@ -76,6 +83,7 @@ setup_file() {
   DOWN_CODE=EIO
   RACE=one # renameat2(RENAME_NOREPLACE)
   SERVER=""
+  RAW_DIR="$T/store/bundles"
   BIG_OPTS=()
   WRITABLE=yes
 }
@@ -89,6 +97,7 @@ setup_ftp() {
   DOWN_CODE=ECONN
   SERVER=vsftpd
   RACE=both # RNTO replaces on vsftpd: the last rename wins, whole
+  RAW_DIR="$FTP_ROOT/bundles"
   BIG_OPTS=()
   WRITABLE=yes
 }
@@ -103,6 +112,7 @@ setup_ftps() {
   DOWN_CODE=ECONN
   SERVER=vsftpd
   RACE=both
+  RAW_DIR="$FTP_ROOT/bundles"
   BIG_OPTS=()
   WRITABLE=yes
 }
@@ -118,6 +128,7 @@ setup_sftp() {
   DOWN_CODE=ECONN
   SERVER=sshd
   RACE=one # OpenSSH's rename refuses an existing target
+  RAW_DIR="$SSH_HOME"
   BIG_OPTS=()
   WRITABLE=yes
 }
@@ -131,6 +142,7 @@ setup_s3() {
   DOWN_URL="s3://$S3_ACCESS:$SECRET@127.0.0.1:$(free_port)/?s3_bucket=$S3_BUCKET&use_ssl=false"
   DOWN_CODE=ECONN
   SERVER=s3rver
+  RAW_DIR="$S3_DIR/data/$S3_BUCKET"
   # 100 MiB as a multipart upload (the default is one PUT up to 5 GiB): s3rver
   # writes a PUT in place, so a crash mid-PUT leaves a partial object on it,
   # unlike S3 and MinIO; a multipart upload stays invisible until completed there.
@@ -152,6 +164,7 @@ setup_azure() {
   DOWN_CODE=ECONN
   SERVER=azurite
   RACE=one # If-None-Match: * on Put Blob
+  RAW_DIR=""
   BIG_OPTS=() # the default: one Put Blob (block uploads: extra_azure)
   WRITABLE=yes
 }
@@ -168,6 +181,7 @@ setup_http() {
   DOWN_CODE=ECONN
   SERVER=httpd
   RACE=one
+  RAW_DIR=""
   BIG_OPTS=()
   WRITABLE=no
 }
@@ -270,23 +284,13 @@ moved() { awk '/^[rw]char:/ {n += $2} END {print n + 0}' "/proc/$1/io" 2>/dev/nu
 # swing (or the process is gone: the caller says so).
 under_way() { ! pid_alive "$1" || [ "$(moved "$1")" -ge $(((BIG_MIB << 20) / 6)) ]; }
 
-# Starts a throttled transfer in the background and kills the other side once
-# it is under way (observed in /proc, not guessed with a sleep).
-step_killed_mid_transfer() {
-  local pid victim
-  if [ "$WRITABLE" = yes ]; then
-    note "$SCHEME: ${SERVER:-client} killed mid-upload"
-    "$TOOL" "${BIG_OPTS[@]}" --max-send-speed $((20 << 20)) "$URL" upload "$T/big" "killed.bin" \
-      >"$T/killed.out" 2>&1 &
-  else
-    note "$SCHEME: server killed mid-download"
-    "$TOOL" --max-recv-speed $((20 << 20)) "$URL" download "big.bin" "$T/back/killed" \
-      >"$T/killed.out" 2>&1 &
-  fi
-  pid=$!
-  wait_until 120 under_way "$pid" ||
-    fail "the transfer did not get under way: $(cat "$T/killed.out")"
-  pid_alive "$pid" || fail "transfer ended before the kill: $(cat "$T/killed.out")"
+# kill_under_way PID OUT: once the transfer PID (its output in OUT) is under way
+# (observed in /proc, not guessed with a sleep), kills the server, or PID itself
+# for file://; the transfer must then fail.
+kill_under_way() {
+  local pid=$1 victim
+  wait_until 120 under_way "$pid" || fail "the transfer did not get under way: $(cat "$2")"
+  pid_alive "$pid" || fail "the transfer ended before the kill: $(cat "$2")"
   if [ -n "$SERVER" ]; then
     server_kill "$SERVER"
   else
@@ -296,8 +300,23 @@ step_killed_mid_transfer() {
   wait "$pid"
   victim=$?
   set -e
-  cat "$T/killed.out" >>"$T/all.log"
-  [ "$victim" -ne 0 ] || fail "the transfer succeeded although it was killed"
+  cat "$2" >>"$T/all.log"
+  [ "$victim" -ne 0 ] || fail "the transfer succeeded although it was killed: $(cat "$2")"
+}
+
+# Starts a throttled transfer in the background and kills the other side once
+# it is under way.
+step_killed_mid_transfer() {
+  if [ "$WRITABLE" = yes ]; then
+    note "$SCHEME: ${SERVER:-client} killed mid-upload"
+    "$TOOL" "${BIG_OPTS[@]}" --max-send-speed $((20 << 20)) "$URL" upload "$T/big" "killed.bin" \
+      >"$T/killed.out" 2>&1 &
+  else
+    note "$SCHEME: server killed mid-download"
+    "$TOOL" --max-recv-speed $((20 << 20)) "$URL" download "big.bin" "$T/back/killed" \
+      >"$T/killed.out" 2>&1 &
+  fi
+  kill_under_way $! "$T/killed.out"
   [ -z "$SERVER" ] || server_restart "$SERVER"
   if [ "$WRITABLE" = yes ]; then
     fs_ok "$URL" exists "killed.bin"
@@ -359,6 +378,139 @@ step_secret_masked() {
   if grep -qF -- "$SECRET" "$T/all.log"; then
     fail "the secret appeared in the tool's output: $(grep -nF -- "$SECRET" "$T/all.log" | head -3)"
   fi
+}
+
+# ---- streamed uploads (replay_filestore_upload_stream) ------------------------------------
+
+# raw_names: every name the server keeps for the store, hidden temporaries too.
+raw_names() {
+  if [ -n "$RAW_DIR" ]; then
+    find "$RAW_DIR" -mindepth 1 -printf '%P\n' 2>/dev/null || true
+  else
+    fs_ok "$URL" list
+    echo "$out"
+  fi
+}
+
+# gone NAME WHAT: NAME is not visible, and the server keeps no file for it.
+gone() {
+  fs_ok "$URL" exists "$1"
+  assert_eq no "$out" "exists after $2"
+  fs_ok "$URL" list
+  grep -qF -- "$1" <<<"$out" && fail "$1 listed after $2"
+  local raw
+  raw=$(raw_names)
+  grep -qF -- "$1" <<<"$raw" && fail "$2 left $(grep -F -- "$1" <<<"$raw" | head -1)"
+  return 0
+}
+
+# produced: the bytes the producer wrote in the last run (its stderr line).
+produced() { sed -n 's/^producer calls [0-9]* bytes \([0-9]*\) .*/\1/p' <<<"$err" | tail -1; }
+
+step_stream() {
+  if [ "$WRITABLE" != yes ]; then
+    note "$SCHEME: a streamed upload is refused before anything is produced"
+    fs_fails EUNSUPPORTED "$URL" stream-upload gen:1000 stream.bin
+    assert_contains "$err" "producer calls 0" "refused stream"
+    return 0
+  fi
+  local seekable=no
+  [ "$SCHEME" = file ] && seekable=yes
+  note "$SCHEME: a ${STREAM_MIB} MiB stream from a pipe arrives whole"
+  head -c $((STREAM_MIB << 20)) "$T/big" >"$T/stream"
+  fs_ok "$URL" stream-upload - stream.bin < <(cat "$T/stream")
+  assert_eq uploaded "$out" "streamed upload"
+  assert_contains "$err" "producer calls 1 bytes $((STREAM_MIB << 20)) seekable $seekable"
+  fs_ok "$URL" download stream.bin "$T/back/stream"
+  cmp -s "$T/stream" "$T/back/stream" || fail "the streamed object differs"
+  note "$SCHEME: a stream shorter than one part"
+  "$TOOL" generate 1000 >"$T/gen1000"
+  fs_ok "$URL" stream-upload gen:1000 "${NAMES[2]}.stream"
+  fs_ok "$URL" download "${NAMES[2]}.stream" "$T/back/gen1000"
+  cmp -s "$T/gen1000" "$T/back/gen1000" || fail "the short streamed object differs"
+  note "$SCHEME: a stream to an existing name, or to a read-only store, is not produced"
+  fs_ok "$URL" stream-upload gen:1000 stream.bin
+  assert_eq skipped-exists "$out" "stream over an existing name"
+  assert_contains "$err" "producer calls 0" "stream over an existing name"
+  fs_ok "$URL" download stream.bin "$T/back/stream"
+  cmp -s "$T/stream" "$T/back/stream" || fail "a stream replaced an existing object"
+  fs_ok "$(with_opt "$URL" read_only=true)" stream-upload gen:1000 ro-stream.bin
+  assert_eq skipped-read-only "$out" "read-only stream"
+  assert_contains "$err" "producer calls 0" "read-only stream"
+  rm -f "$T/back/stream"
+}
+
+step_stream_failures() {
+  [ "$WRITABLE" = yes ] || return 0
+  local at
+  # within the first part (S3: one PUT, Azure: one Put Blob), and after two parts
+  for at in 1 $((20 << 20)); do
+    note "$SCHEME: a producer failing after $at bytes leaves nothing and no temporary"
+    fs_fails EIO --fail-after "$at" "$URL" stream-upload gen:$((STREAM_MIB << 20)) failed.stream
+    assert_contains "$err" "the producer failed: failing on purpose" "failed producer"
+    # s3rver has no AbortMultipartUpload (405, logged); S3 and MinIO drop the parts
+    [ "$SCHEME" != s3 ] || [ "$at" -eq 1 ] ||
+      assert_contains "$err" "DELETE /$S3_BUCKET/failed.stream?uploadId=" "the abort"
+    gone failed.stream "a failed producer"
+  done
+  note "$SCHEME: no descriptor or thread is left by a loop of failed streams"
+  fs_fails EIO --repeat 6 --fail-after $((10 << 20)) "$URL" stream-upload gen:$((20 << 20)) \
+    loop.stream
+  local fds threads
+  fds=$(grep '^fds ' <<<"$err" || true)
+  threads=$(grep '^threads ' <<<"$err" || true)
+  [ -n "$fds" ] && [ "$(cut -d' ' -f2 <<<"$fds")" = "$(cut -d' ' -f3 <<<"$fds")" ] ||
+    fail "descriptors after the first and the last failure: '$fds'"
+  [ "$threads" = "threads 1 1" ] || fail "threads after the first and the last failure: '$threads'"
+  gone loop.stream "failed streams"
+}
+
+step_stream_cancel() {
+  [ "$WRITABLE" = yes ] || return 0
+  note "$SCHEME: cancellation stops a stream, its upload and its producer"
+  local t0=$SECONDS total=$((BIG_MIB << 20))
+  fs_fails ECANCELED --source-rate $((10 << 20)) --cancel-after 700 "$URL" \
+    stream-upload "gen:$total" canceled.stream
+  [ $((SECONDS - t0)) -lt 60 ] || fail "a canceled stream took $((SECONDS - t0)) s"
+  # the producer does not look at the token: the upload side stopped it (EPIPE);
+  # file:// has no upload side, its producer wrote on and nothing was committed
+  [ "$SCHEME" = file ] || [ "$(produced)" -lt "$total" ] ||
+    fail "the producer of a canceled stream wrote everything: $err"
+  gone canceled.stream "a canceled stream"
+}
+
+step_stream_killed() {
+  [ "$WRITABLE" = yes ] || return 0
+  note "$SCHEME: ${SERVER:-the client} killed mid-stream"
+  cat "$T/big" | "$TOOL" --source-rate $((20 << 20)) "$URL" stream-upload - killed.stream \
+    >"$T/killed-stream.out" 2>&1 &
+  kill_under_way $! "$T/killed-stream.out"
+  # the upload failed first: its error is reported, not the producer's EPIPE
+  assert_not_contains "$(cat "$T/killed-stream.out")" "the producer failed" "killed stream"
+  [ -z "$SERVER" ] || server_restart "$SERVER"
+  fs_ok "$URL" exists killed.stream
+  assert_eq no "$out" "object visible after a killed stream"
+  fs_ok "$URL" list
+  assert_not_contains "$out" "killed.stream" "list after a killed stream"
+  fs_ok "$URL" stream-upload - killed.stream < <(cat "$T/big")
+  assert_eq uploaded "$out" "stream again after a kill"
+  fs_ok "$URL" download killed.stream "$T/back/killed-stream"
+  cmp -s "$T/big" "$T/back/killed-stream" || fail "the stream after the kill differs"
+  rm -f "$T/back/killed-stream"
+}
+
+# The slow test: a large stream, generated (no source file), up and back.
+step_stream_big() {
+  local mib=${FILESTORE_STREAM_BIG_MIB:-400}
+  note "$SCHEME: a ${mib} MiB stream arrives whole"
+  "$TOOL" generate $((mib << 20)) | "$TOOL" --rss "$URL" stream-upload - big.stream \
+    >"$T/big-stream.out" 2>&1 || fail "the big stream failed: $(cat "$T/big-stream.out")"
+  cat "$T/big-stream.out" >>"$T/all.log"
+  assert_contains "$(cat "$T/big-stream.out")" "bytes $((mib << 20)) " "the big stream"
+  fs_ok "$URL" download big.stream "$T/back/big-stream"
+  cmp -s <("$TOOL" generate $((mib << 20))) "$T/back/big-stream" ||
+    fail "the ${mib} MiB stream differs"
+  note "$SCHEME: $(grep peak_rss "$T/big-stream.out")"
 }
 
 # ---- scheme-only checks ------------------------------------------------------------------
@@ -465,6 +617,11 @@ extra_http() {
 mkdir -p "$T/back"
 : >"$T/all.log"
 "setup_$SCHEME"
+if [ "${FILESTORE_ONLY:-}" = stream_big ]; then
+  step_stream_big
+  step_secret_masked
+  exit 0
+fi
 step_small_round_trip
 step_list
 step_no_overwrite
@@ -476,6 +633,10 @@ step_server_down
 step_killed_mid_transfer
 step_concurrent_upload
 step_cancel
+step_stream
+step_stream_failures
+step_stream_cancel
+step_stream_killed
 if declare -F "extra_$SCHEME" >/dev/null; then
   "extra_$SCHEME"
 fi

@@ -208,6 +208,28 @@ static size_t content_length(const char *head)
     return p != NULL ? (size_t)strtoul(p + 17, NULL, 10) : 0;
 }
 
+/* The raw body so far ends with the last chunk of a chunked body. */
+static bool chunked_end(const struct responder *r)
+{
+    return r->body_len >= 5 && memcmp(r->body + r->body_len - 5, "0\r\n\r\n", 5) == 0;
+}
+
+/* Decodes the chunked body the responder kept, in place; its length. */
+static size_t dechunk(struct responder *r)
+{
+    size_t in = 0, out = 0;
+    for (;;) {
+        size_t n = strtoul(r->body + in, NULL, 16);
+        char *eol = memchr(r->body + in, '\n', r->body_len - in);
+        if (n == 0 || eol == NULL)
+            return out;
+        in = (size_t)(eol - r->body) + 1;
+        memmove(r->body + out, r->body + in, n);
+        out += n;
+        in += n + 2;
+    }
+}
+
 static void serve_one(struct responder *r, int fd)
 {
     char head[8192];
@@ -219,8 +241,10 @@ static void serve_one(struct responder *r, int fd)
     }
     head[n] = '\0';
     size_t want = content_length(head);
+    bool chunked = strcasestr(head, "\r\nTransfer-Encoding: chunked") != NULL;
     r->body_len = 0;
-    while (r->body_len < want && r->body_len < sizeof(r->body)) {
+    while ((r->body_len < want || (chunked && !chunked_end(r))) &&
+           r->body_len < sizeof(r->body)) {
         ssize_t got = read(fd, r->body + r->body_len, sizeof(r->body) - r->body_len);
         if (got <= 0)
             break;
@@ -479,6 +503,87 @@ static void test_http_a_canceled_transfer_stops_at_once(void **state)
     responder_stop(&r);
 }
 
+/* A body source: gives its pieces in turn, then the end, or fails with
+ * fail_code at piece fail_at. */
+struct pieces {
+    const char *const *piece;
+    size_t next;
+    int fail_code;
+    size_t fail_at;
+};
+
+static int give_pieces(void *ctx, char *p, size_t n, size_t *got)
+{
+    struct pieces *s = ctx;
+    if (s->fail_code != 0 && s->next == s->fail_at)
+        return s->fail_code;
+    const char *piece = s->piece[s->next];
+    *got = 0;
+    if (piece == NULL)
+        return 0;
+    assert_true(strlen(piece) <= n);
+    memcpy(p, piece, strlen(piece));
+    *got = strlen(piece);
+    s->next++;
+    return 0;
+}
+
+static void test_http_a_body_of_unknown_length_is_sent_as_its_source_gives_it(void **state)
+{
+    (void)state;
+    struct responder r;
+    responder_start(&r, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n"
+                        "Connection: close\r\n\r\n");
+    struct replay__http *h = open_handle(NULL);
+    static const char *const words[] = {"hello", " ", "streamed", " world", NULL};
+    struct pieces src = {words, 0, 0, 0};
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.method = "PUT";
+    x.in_source = give_pieces;
+    x.in_source_ctx = &src;
+    struct replay_err err = {0};
+    assert_int_equal(perform(h, &x, &r, "/up", &err), 0);
+    assert_int_equal(x.status, 201);
+    assert_int_equal(x.in_sent, 20);
+    assert_int_equal(dechunk(&r), 20);
+    assert_memory_equal(r.body, "hello streamed world", 20);
+    /* a source that fails stops the transfer with its code */
+    struct pieces bad = {words, 0, REPLAY_EPROTO, 2};
+    x.in_source_ctx = &bad;
+    x.method = "POST";
+    assert_int_equal(perform(h, &x, &r, "/up", &err), REPLAY_EPROTO);
+    assert_string_equal(err.msg, "GET test: stopped by the sender");
+    replay__http_close(h);
+    responder_stop(&r);
+}
+
+static void test_http_a_clean_up_runs_after_a_cancel_within_its_time_limit(void **state)
+{
+    (void)state;
+    struct responder r;
+    responder_start(&r, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+    struct replay_cancel *c = replay_cancel_new();
+    replay_cancel_request(c);
+    struct replay__http *h = open_handle(c);
+    struct replay__http_xfer x;
+    replay__http_xfer_init(&x);
+    x.ignore_cancel = true;
+    x.timeout_ms = 500;
+    x.method = "DELETE";
+    struct replay_err err = {0};
+    assert_int_equal(perform(h, &x, &r, "/tmp", &err), 0);
+    assert_int_equal(x.status, 204);
+    responder_stop(&r);
+    responder_start(&r, NULL); /* reads the request, never answers */
+    uint64_t t0 = replay_now_ms();
+    assert_int_equal(perform(h, &x, &r, "/tmp", &err), REPLAY_ETIMEDOUT);
+    assert_true(replay_now_ms() - t0 < 9000); /* the 500 ms limit, not the 10 s low speed */
+    replay__http_close(h);
+    replay_cancel_free(c);
+    responder_stop(&r);
+}
+
 static void test_http_open_and_close_handle_null(void **state)
 {
     (void)state;
@@ -509,6 +614,8 @@ int main(void)
         cmocka_unit_test(test_http_a_sink_stops_the_transfer_with_its_reason),
         cmocka_unit_test(test_http_a_refused_connection_is_econn_and_worth_a_retry),
         cmocka_unit_test(test_http_a_canceled_transfer_stops_at_once),
+        cmocka_unit_test(test_http_a_body_of_unknown_length_is_sent_as_its_source_gives_it),
+        cmocka_unit_test(test_http_a_clean_up_runs_after_a_cancel_within_its_time_limit),
         cmocka_unit_test(test_http_open_and_close_handle_null),
     };
     return cmocka_run_group_tests(tests, quiet, NULL);

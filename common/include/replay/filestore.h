@@ -26,6 +26,12 @@
  *    destination directory and rename it (file, ftp, sftp); listings leave such
  *    names out; S3 is one PUT, or a multipart upload visible only once
  *    completed; Azure is one Put Blob, or a committed block list;
+ *  - a streamed upload (replay_filestore_upload_stream) keeps both promises
+ *    without a local copy: the caller's producer writes the bytes into a
+ *    descriptor; the object appears under its name only if the producer
+ *    succeeded and the whole upload completed, and no temporary is left by a
+ *    failure the store can still clean up (a crash or a dead server may leave
+ *    a hidden temporary, as for upload);
  *  - download is atomic on the local side (an atomic file beside the
  *    destination, put in place whole); it overwrites the local file;
  *  - names are relative, '/'-separated, without '.', '..' or empty components,
@@ -49,7 +55,8 @@
  *
  * Thread-safety: a store is used by one thread at a time (it holds one
  * connection); open one store per worker thread. Different stores are
- * independent. The libcurl layer (one global init per process, timeouts, TLS,
+ * independent. A streamed upload to a network store runs the transfer on a
+ * helper thread of its own, joined before the call returns. The libcurl layer (one global init per process, timeouts, TLS,
  * progress, cancel, the retry loop) is the http module's, shared with alclient,
  * so a store and a REST client can work in one thread.
  *
@@ -80,7 +87,17 @@ struct replay_filestore_opts {
      * services' limits for one request: S3 5 GiB, Azure 5000 MiB; also the caps]. */
     uint64_t multipart_threshold;
     uint64_t part_size; /* size of one part or block [S3: 64 MiB, Azure: 32 MiB] */
+    /* Part or block of a streamed upload to S3 or Azure, held in memory while it
+     * is sent, so it is the stream's memory cost [REPLAY_FILESTORE_STREAM_PART;
+     * S3 raises it to its 5 MiB minimum]. */
+    uint64_t stream_part_size;
 };
+
+/* Default part of a streamed S3/Azure upload: above S3's 5 MiB minimum, small
+ * enough for flat memory, large enough that a part's round trip is noise. A
+ * stream is limited to 10000 parts on S3 (78 GiB at this size) and 50000
+ * blocks on Azure; set stream_part_size for larger objects. */
+#define REPLAY_FILESTORE_STREAM_PART (8u << 20)
 
 /* What an upload did. */
 enum replay_filestore_outcome {
@@ -120,6 +137,59 @@ REPLAY_MUST_CHECK int replay_filestore_upload(struct replay_filestore *fs,
                                               const char *local_path, const char *name,
                                               enum replay_filestore_outcome *outcome,
                                               struct replay_err *err);
+
+/* Writes the bytes of a streamed object into fd (borrowed for the call: not to
+ * be closed). fd may be a pipe, which cannot seek (see
+ * replay_filestore_stream_seekable()); a write to it fails with EPIPE once the
+ * upload has failed. Returns 0 when every byte was written, else a negative
+ * REPLAY_E* code with the reason in err: the upload is then abandoned. */
+typedef int (*replay_filestore_produce_fn)(void *ctx, int fd, struct replay_err *err);
+
+/* Streams an object into the store under `name`, without a local copy: no
+ * overwrite, as upload. If `name` exists, or the store is read-only, produce
+ * is not called, 0 is returned and the outcome (may be NULL) says which.
+ * Otherwise produce(ctx, fd, err) is called once, on the calling thread, and
+ * the object appears under `name` only if produce returned 0 and the upload
+ * completed; on any failure (the producer's, the server's, a cancellation)
+ * nothing appears under `name` and no temporary object is left that the store
+ * could remove. A failure before the stream starts (no pipe, no thread) does
+ * not call produce. How each scheme streams:
+ *
+ *   file   produce writes straight into an atomic file beside the name
+ *          (seekable: it may rewind and write again), fsynced and linked into
+ *          place without replacing (replay/atomicfile.h); the bandwidth cap
+ *          does not apply (the producer sets the pace);
+ *   ftp(s), sftp   produce writes into a pipe; a helper thread sends what it
+ *          reads, of unknown size, to the temporary name, which is renamed
+ *          into place (and its size checked) only after produce returned 0
+ *          and the transfer completed, and removed on failure;
+ *   s3     parts of stream_part_size read from the pipe into memory, sent as a
+ *          multipart upload completed only after success and aborted
+ *          otherwise; a stream shorter than one part is one PUT;
+ *   azure  blocks of stream_part_size, committed by one Put Block List only
+ *          after success (uncommitted blocks are invisible, and dropped by the
+ *          service); a stream shorter than one block is one Put Blob;
+ *   http(s)  REPLAY_EUNSUPPORTED, without any I/O.
+ *
+ * Parts and blocks are retried as opts.max_attempts says; the stream as a
+ * whole is not (produce runs once): a transient code (ECONN, ETIMEDOUT,
+ * EAGAIN) tells the caller that the whole call may be repeated later. When the
+ * upload fails first, produce's writes fail (EPIPE) and the upload's error is
+ * returned; when produce fails first, its error is, as "the producer failed:
+ * <its message>" with its code. Cancellation (opts.cancel) stops the upload
+ * within about a second, and the producer at its next write; the clean-up of
+ * what was written still runs, for at most 10 s. While the producer writes into
+ * a pipe, SIGPIPE is blocked on the calling thread and one its writes raised is
+ * discarded, so a process that does not ignore SIGPIPE is safe too. */
+REPLAY_MUST_CHECK int replay_filestore_upload_stream(struct replay_filestore *fs,
+                                                     const char *name,
+                                                     replay_filestore_produce_fn produce,
+                                                     void *ctx,
+                                                     enum replay_filestore_outcome *outcome,
+                                                     struct replay_err *err);
+/* True when produce gets a seekable file descriptor (file://), false when it
+ * gets a pipe (every other scheme). False for NULL. */
+bool replay_filestore_stream_seekable(const struct replay_filestore *fs);
 
 /* Downloads `name` to `local_path` (parent directories are created, an
  * existing file is replaced atomically). REPLAY_ENOTFOUND when it is missing. */
