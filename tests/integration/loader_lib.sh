@@ -140,3 +140,19 @@ loader_finish() {
   done
   alsim_finish
 }
+
+# Messages held in processing lists of replay_file (0 when nothing is stuck).
+processing_len() {
+  local k n=0
+  for k in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'replay_file:processing:*'); do
+    n=$((n + $(redis-cli -p "$REDIS_PORT" llen "$k")))
+  done
+  echo "$n"
+}
+nothing_held() { [ "$(queue_len)" = 0 ] && [ "$(processing_len)" = 0 ]; }
+imports_at_least() { [ "$(imports_total)" -ge "$1" ]; }
+# Successful imports beyond one per submission of $T/sids.
+extra_imports() {
+  _imports
+  jq '[.[] | select(.status == 200)] | length' "$T/.imports" | { read -r ok; echo $((ok - $(wc -l <"$T/sids"))); }
+}
