@@ -33,16 +33,18 @@ make_bundles() {
 }
 
 # loader_config [YAML lines for the loader section...]: $T/replay.yml for the
-# target al-sim and the test's Redis, short settle and scan times.
+# target al-sim and the test's Redis, short settle and scan times. The directories
+# are $LOADER_IN, $LOADER_FAILED, $LOADER_WORK (default $T/in, $T/failed, $T/work).
 loader_config() {
-  mkdir -p "$T/in"
+  local in=${LOADER_IN:-$T/in} failed=${LOADER_FAILED:-$T/failed} work=${LOADER_WORK:-$T/work}
+  mkdir -p "$in"
   {
     printf 'loader:\n'
     printf '  client:\n    type: api\n'
     printf '    options: {host: "%s", user: "%s", apikey: "%s"}\n' \
       "$ALSIM_TARGET_URL" "$ALSIM_TARGET_USER" "$ALSIM_TARGET_APIKEY"
     printf '  input_directory: "%s"\n  failed_directory: "%s"\n  working_directory: "%s"\n' \
-      "$T/in" "$T/failed" "$T/work"
+      "$in" "$failed" "$work"
     printf '  settle_time: 1\n  scan_interval: 1\n  input_threads: 2\n'
     local line
     for line in "$@"; do printf '  %s\n' "$line"; done
