@@ -17,6 +17,9 @@
 #include "replay/log.h"
 
 #define INITIAL_SLOTS 1024u
+/* A walk reports progress (for the heartbeat) every this many entries: a pass
+ * over a large tree on a slow NFS server may take minutes. */
+#define PROGRESS_EVERY 1024u
 
 /* ---- records ---- */
 
@@ -116,6 +119,7 @@ struct walk {
     size_t len;
     unsigned depth;
     uint64_t now_ms;
+    uint64_t entries;    /* names listed, for progress reports */
     bool full;           /* stat every candidate, settled or not */
     struct skip_id *skip;
 };
@@ -378,6 +382,8 @@ static void walk_dir(struct walk *k, int dfd)
                 walk_error(k, "list", errno);
             break;
         }
+        if (++k->entries % PROGRESS_EVERY == 0)
+            replay_progress();
         if (e->d_name[0] == '.')
             continue;
         size_t len = k->len;
