@@ -128,6 +128,9 @@ int replay_fswatch_wait(struct replay_fswatch *w, uint64_t deadline_ms,
             break;
         uint64_t until = deadline_ms < early ? deadline_ms : early;
         until = until < now + CANCEL_POLL_MS ? until : now + CANCEL_POLL_MS;
+        /* libuv's clock stood still during the pass: without this the timer would
+         * be due already, fire first, and leave UV_RUN_ONCE polling with no timeout. */
+        uv_update_time(&w->loop);
         uv_timer_start(&w->timer, on_timer, until - now, 0);
         uv_run(&w->loop, UV_RUN_ONCE);
     }

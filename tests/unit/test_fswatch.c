@@ -503,6 +503,13 @@ static void test_fswatch_wait_ends_early_on_a_new_name_and_at_shutdown(void **st
     t0 = replay_now_ms();
     assert_int_equal(replay_fswatch_wait(w, t0 + 300, NULL, NULL), 0);
     assert_true(replay_now_ms() >= t0 + 300);
+    /* A long pass (time spent outside the wait), then a wait: it still ends at its
+     * deadline (the alarm kills the test if it blocks). */
+    usleep(400000);
+    alarm(30);
+    t0 = replay_now_ms();
+    assert_int_equal(replay_fswatch_wait(w, t0 + 300, NULL, NULL), 0);
+    alarm(0);
     struct replay_cancel *c = replay_cancel_new();
     replay_cancel_request(c);
     struct replay_err err = {0};
