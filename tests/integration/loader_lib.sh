@@ -27,7 +27,7 @@ make_bundles() {
     printf 'url = "%s/api/v4/bundle/%s/"\noutput = "%s/bundles/submission_%s.al_bundle"\n' \
       "$ALSIM_SOURCE_URL" "$sid" "$T" "$sid"
   done <"$T/sids" >"$T/bundles.curl"
-  curl -sS -f --parallel --parallel-max 4 -H "X-USER: $ALSIM_SOURCE_USER" \
+  curl -sS --no-progress-meter -f --parallel --parallel-max 4 -H "X-USER: $ALSIM_SOURCE_USER" \
     -H "X-APIKEY: $ALSIM_SOURCE_APIKEY" -K "$T/bundles.curl" || fail "downloading $n bundles failed"
   [ "$(find "$T/bundles" -name '*.al_bundle' | wc -l)" -ge "$n" ] || fail "fewer than $n bundles made"
 }
