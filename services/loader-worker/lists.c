@@ -247,26 +247,26 @@ struct load {
     const char *collection;
 };
 
-/* The document of `it` and its id ("#<index>" when it has none), or a reason. */
-static json_t *take_doc(const struct replay_jsonstream_item *it, char *id, size_t size,
-                        const char **why)
+/* The document of `it` without its `id`, and the id in *id (malloc'd: "#<index>"
+ * when the document has none), or NULL and the reason it cannot be loaded. */
+static json_t *take_doc(const struct replay_jsonstream_item *it, char **id, const char **why)
 {
     json_error_t jerr;
-    snprintf(id, size, "#%zu", it->index);
-    *why = it->skipped;
-    if (it->json == NULL)
-        return NULL;
-    json_t *doc = json_loadb(it->json, it->len, 0, &jerr);
+    json_t *doc = it->json != NULL ? json_loadb(it->json, it->len, 0, &jerr) : NULL;
     json_t *jid = json_object_get(doc, "id");
-    *why = doc == NULL                   ? "not valid JSON"
+    *why = it->json == NULL              ? it->skipped
+           : doc == NULL                 ? "not valid JSON"
            : !json_is_object(doc)        ? "not a JSON object"
            : json_string_length(jid) == 0 ? "no \"id\""
                                          : NULL;
-    if (*why != NULL) {
+    if (*why == NULL)
+        *id = strdup(json_string_value(jid));
+    else if (asprintf(id, "#%zu", it->index) < 0)
+        *id = NULL;
+    if (*why != NULL || *id == NULL) {
         json_decref(doc);
         return NULL;
     }
-    snprintf(id, size, "%s", json_string_value(jid));
     json_object_del(doc, "id");
     return doc;
 }
@@ -274,23 +274,28 @@ static json_t *take_doc(const struct replay_jsonstream_item *it, char *id, size_
 static int load_doc(void *ctx, const struct replay_jsonstream_item *it, struct replay_err *err)
 {
     struct load *l = ctx;
-    char id[256], what[320];
+    char *id = NULL, what[320];
     const char *why = NULL;
-    struct doc d = {.j = l->j, .collection = l->collection, .id = id};
-    d.item = take_doc(it, id, sizeof(id), &why);
-    if (d.item == NULL)
-        return refused(l->j, id, why) == 0 ? 0 : replay_err_set(err, REPLAY_ENOMEM, "out of memory");
+    struct doc d = {.j = l->j, .collection = l->collection};
     struct replay_err derr = {0};
-    snprintf(what, sizeof(what), "load %s %s", l->collection, id);
-    int code = replay_service_retry(&l->j->r->backoff, l->j->r->cancel, step_doc, &d, what, &derr);
+    d.item = take_doc(it, &id, &why);
+    d.id = id;
+    int code = id == NULL ? replay_err_set(err, REPLAY_ENOMEM, "out of memory") : 0;
+    if (code == 0 && d.item == NULL) {
+        code = refused(l->j, id, why);
+    } else if (code == 0) {
+        snprintf(what, sizeof(what), "load %s %.200s", l->collection, id);
+        code = replay_service_retry(&l->j->r->backoff, l->j->r->cancel, step_doc, &d, what,
+                                    &derr);
+        code = code == 0 || code == REPLAY_ECANCELED ? code : refused(l->j, id, derr.msg);
+        replay_progress();
+        lworker_touch(l->j->r);
+    }
     json_decref(d.item);
-    replay_progress();
-    lworker_touch(l->j->r);
+    free(id);
     if (code == REPLAY_ECANCELED)
         return replay_err_set(err, code, "canceled by shutdown");
-    if (code != 0 && refused(l->j, id, derr.msg) != 0)
-        return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
-    return 0;
+    return code == 0 ? 0 : replay_err_set(err, REPLAY_ENOMEM, "out of memory");
 }
 
 int lworker_lists(struct lworker_job *j, struct replay_err *err)
