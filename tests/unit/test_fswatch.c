@@ -398,6 +398,8 @@ static void test_fswatch_state_survives_a_restart(void **state)
     put("alert_changed.al_bundle", "2");
     put("alert_gone.al_bundle", "3");
     put("alert_unmarked.al_bundle", "4");
+    put("alert_new\nline.al_bundle", "5");   /* escaped in the state file */
+    put("alert_caf\xe9.al_bundle", "6");      /* not UTF-8: never queued, not saved */
     struct replay_fswatch *w = open_w(0, NULL, 0);
     struct replay_fswatch_pass p;
     (void)scan(w, 1700000000, &p);
@@ -411,9 +413,10 @@ static void test_fswatch_state_survives_a_restart(void **state)
     w = open_w(0, NULL, 0);
     size_t n = 0;
     assert_int_equal(replay_fswatch_load(w, statefile, &n, NULL), 0);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 5);
     assert_string_equal(scan(w, 7, &p),
-                        "alert_changed.al_bundle=0 alert_kept.al_bundle=1700000000 "
+                        "alert_caf\xe9.al_bundle=0 alert_changed.al_bundle=0 "
+                        "alert_kept.al_bundle=1700000000 alert_new\nline.al_bundle=1700000000 "
                         "alert_new.al_bundle=0 alert_unmarked.al_bundle=1700000000");
     assert_true(p.complete);
     assert_int_equal(p.forgotten, 1);
