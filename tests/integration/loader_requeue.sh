@@ -3,6 +3,7 @@
 # files again; a file still present requeue_after seconds after it was queued is
 # queued again once its message is gone (lost with a Redis that did not persist),
 # never while the queue still holds a backlog; files that went are forgotten.
+# The sync check warns while the target loads nothing, and sees the import.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alsim.sh"
 . "$(dirname "$0")/loader_lib.sh"
@@ -10,7 +11,7 @@
 start_redis
 start_alsim --name target --mode upstream
 make_bundles 2
-loader_config "requeue_after: 3"
+loader_config "requeue_after: 3" "sync_check_interval: 2"
 cp "$T/bundles"/* "$T/in/"
 passes() { grep -c 'Pass over' "$T/loader.log" || true; }
 # wait_passes N: N more passes of the loader, from its debug log.
@@ -54,4 +55,7 @@ start_svc loader-worker
 wait_for 60 "the input emptied" dir_empty "$T/in"
 wait_for 60 "no message left" nothing_held
 assert_eq 1 "$(imports_total)" "imports"
+log_has loader "Haven't received a new bundle since the last check!" ||
+  fail "the sync check never warned while nothing was loaded"
+wait_for 60 "the sync check sees the import" log_has loader "The target loaded 0 alert(s) and 1 submission(s)"
 loader_finish
