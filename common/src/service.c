@@ -158,6 +158,8 @@ int replay_service_directory(const char *key, const char *path, unsigned need,
                               path != NULL ? path : "");
     if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
         return replay_err_set(err, REPLAY_ECONFIG, "%s: the path is too long", key);
+    if (need == 0)
+        return 0;
     if (make_levels(buf) != 0)
         return replay_err_sys(err, REPLAY_ECONFIG, errno, "%s: cannot create %s", key, path);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -167,5 +169,17 @@ int replay_service_directory(const char *key, const char *path, unsigned need,
     if (access(path, mode) != 0)
         return replay_err_sys(err, REPLAY_ECONFIG, errno, "%s: this process may not %s %s", key,
                               (need & REPLAY_SERVICE_DIR_WRITE) ? "write in" : "read", path);
+    return 0;
+}
+
+int replay_service_check_directories(const struct replay_service_dir *dirs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct replay_err err = {0};
+        if (replay_service_directory(dirs[i].key, dirs[i].path, dirs[i].need, &err) != 0) {
+            replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
+            return REPLAY_ECONFIG;
+        }
+    }
     return 0;
 }

@@ -22,14 +22,12 @@ static struct lworker_slot *slots;
  * into the failed directory: both must be writable. */
 static int check_dirs(const struct replay_loader_config *l)
 {
-    struct replay_err err = {0};
     unsigned rw = REPLAY_SERVICE_DIR_READ | REPLAY_SERVICE_DIR_WRITE;
-    if (replay_service_directory("loader.input_directory", l->input_directory, rw, &err) != 0 ||
-        replay_service_directory("loader.failed_directory", l->failed_directory, rw, &err) != 0) {
-        replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
-        return REPLAY_ECONFIG;
-    }
-    return 0;
+    const struct replay_service_dir dirs[] = {
+        {"loader.input_directory", l->input_directory, rw},
+        {"loader.failed_directory", l->failed_directory, rw},
+    };
+    return replay_service_check_directories(dirs, 2);
 }
 
 static int setup(struct replay_app *app, void *arg)

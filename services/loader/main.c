@@ -17,19 +17,13 @@ static const struct replay_app_desc desc = {
  * absolute path to compare. */
 static int check_dirs(const struct replay_loader_config *l)
 {
-    struct replay_err err = {0};
-    if (replay_service_directory("loader.input_directory", l->input_directory,
-                                 REPLAY_SERVICE_DIR_READ, &err) != 0 ||
-        replay_service_directory("loader.working_directory", l->working_directory,
-                                 REPLAY_SERVICE_DIR_READ | REPLAY_SERVICE_DIR_WRITE, &err) != 0 ||
-        (l->failed_directory[0] != '/' &&
-         replay_err_set(&err, REPLAY_ECONFIG, "loader.failed_directory: \"%s\" is not an "
-                                              "absolute path",
-                        l->failed_directory) != 0)) {
-        replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
-        return REPLAY_ECONFIG;
-    }
-    return 0;
+    const struct replay_service_dir dirs[] = {
+        {"loader.input_directory", l->input_directory, REPLAY_SERVICE_DIR_READ},
+        {"loader.working_directory", l->working_directory,
+         REPLAY_SERVICE_DIR_READ | REPLAY_SERVICE_DIR_WRITE},
+        {"loader.failed_directory", l->failed_directory, 0},
+    };
+    return replay_service_check_directories(dirs, sizeof(dirs) / sizeof(dirs[0]));
 }
 
 static int setup(struct replay_app *app, void *arg)

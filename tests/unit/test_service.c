@@ -166,6 +166,14 @@ static void test_service_directory_creates_levels_and_names_the_key(void **state
     assert_int_equal(replay_service_directory("loader.working_directory", "work",
                                               REPLAY_SERVICE_DIR_WRITE, &err), REPLAY_ECONFIG);
     assert_string_equal(err.msg, "loader.working_directory: \"work\" is not an absolute path");
+    snprintf(path, sizeof(path), "%s/never/made", tmp);
+    assert_int_equal(replay_service_directory("k", path, 0, NULL), 0); /* path only */
+    assert_int_not_equal(access(path, F_OK), 0);
+    const struct replay_service_dir dirs[] = {{"a", tmp, REPLAY_SERVICE_DIR_READ},
+                                              {"b", "rel", 0},
+                                              {"c", "/never/reached", REPLAY_SERVICE_DIR_READ}};
+    assert_int_equal(replay_service_check_directories(dirs, 1), 0);
+    assert_int_equal(replay_service_check_directories(dirs, 3), REPLAY_ECONFIG);
     unlink(file);
     snprintf(path, sizeof(path), "rm -r %s", tmp);
     assert_int_equal(system(path), 0);

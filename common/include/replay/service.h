@@ -103,8 +103,22 @@ REPLAY_MUST_CHECK int replay_service_env_uint(const char *name, unsigned dflt, u
 /* Makes sure `path`, the value of the configuration key `key` (e.g.
  * "loader.failed_directory"), is an absolute path naming a directory, creating
  * the missing levels (mode 0750 less the umask), and that this process may do
- * there what `need` says. REPLAY_ECONFIG names the key, the path and why. */
+ * there what `need` says. With `need` 0 only the path is checked (absolute),
+ * nothing is created. REPLAY_ECONFIG names the key, the path and why. */
 REPLAY_MUST_CHECK int replay_service_directory(const char *key, const char *path, unsigned need,
                                                struct replay_err *err);
+
+/* A directory a service is configured with, and what it needs there. */
+struct replay_service_dir {
+    const char *key;  /* "loader.input_directory" */
+    const char *path;
+    unsigned need;    /* REPLAY_SERVICE_DIR_* flags; 0: an absolute path, not created */
+};
+
+/* replay_service_directory() on each, in order, at a service's start: the first
+ * failure is logged at CRITICAL ("Bad configuration: ...", one line) and
+ * returned as REPLAY_ECONFIG. */
+REPLAY_MUST_CHECK int replay_service_check_directories(const struct replay_service_dir *dirs,
+                                                       size_t n);
 
 #endif
