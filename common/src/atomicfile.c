@@ -292,6 +292,20 @@ void replay_atomicfile_close(struct replay_atomicfile *f)
     free(f);
 }
 
+int replay_atomicfile_create(const char *path, const struct replay_atomicfile_opts *o,
+                             enum replay_atomicfile_how how, replay_atomicfile_fill_fn fill,
+                             void *ctx, struct replay_err *err)
+{
+    struct replay_atomicfile *f = NULL;
+    int code = replay_atomicfile_open(path, o, &f, err);
+    if (code == 0)
+        code = fill(ctx, replay_atomicfile_fd(f), err);
+    if (code == 0)
+        code = replay_atomicfile_commit(f, how, err);
+    replay_atomicfile_close(f);
+    return code;
+}
+
 /* ---- stale temporaries ------------------------------------------------------------ */
 
 /* 1 when the entry is a temporary older than `before`, 0 when not, -errno. */

@@ -236,6 +236,11 @@ static const struct field loader_fields[] = {
     {"rescan", F_LIST, offsetof(struct replay_loader_config, rescan), NULL, 0, 0, 0},
     {"sync_check_interval", F_INT, offsetof(struct replay_loader_config, sync_check_interval), NULL,
      1, 31 * 24 * 3600, 0},
+    /* Extensions (docs/configuration.md). */
+    {"settle_time", F_INT, offsetof(struct replay_loader_config, settle_time), NULL, 0, 86400, 0},
+    {"scan_interval", F_INT, offsetof(struct replay_loader_config, scan_interval), NULL, 1, 3600, 0},
+    {"requeue_after", F_INT, offsetof(struct replay_loader_config, requeue_after), NULL, 1,
+     31 * 24 * 3600, 0},
 };
 static const struct schema loader_schema = SCHEMA(loader_fields);
 
@@ -366,6 +371,9 @@ static int loader_defaults(struct replay_loader_config *l)
     rc = rc ? rc : set_str(&l->working_directory, "/tmp/replay/work");
     l->input_threads = 6;
     l->sync_check_interval = 3600;
+    l->settle_time = 10;
+    l->scan_interval = 5;
+    l->requeue_after = 3600;
     return rc ? rc : list_set(&l->rescan, NULL, 0);
 }
 
@@ -1046,13 +1054,15 @@ static json_t *json_creator(const struct replay_creator_config *c)
 
 static json_t *json_loader(const struct replay_loader_config *l)
 {
-    return json_pack("{s:o, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i}", "client",
+    return json_pack("{s:o, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:i, s:i, s:i}", "client",
                      json_client(&l->client), "input_directory", l->input_directory,
                      "failed_directory", l->failed_directory, "working_directory",
                      l->working_directory, "input_threads", l->input_threads,
                      "min_classification", json_str_or_null(l->min_classification),
                      "reclassification", json_str_or_null(l->reclassification), "rescan",
-                     json_list(&l->rescan), "sync_check_interval", l->sync_check_interval);
+                     json_list(&l->rescan), "sync_check_interval", l->sync_check_interval,
+                     "settle_time", l->settle_time, "scan_interval", l->scan_interval,
+                     "requeue_after", l->requeue_after);
 }
 
 char *replay_config_to_json(const struct replay_config *cfg)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum replay_verdict replay_service_verdict(int code, int http_status)
 {
@@ -129,5 +131,56 @@ int replay_service_env_uint(const char *name, unsigned dflt, unsigned min, unsig
                               "got \"%.32s\"",
                               name, min, max, v);
     *out = (unsigned)n;
+    return 0;
+}
+
+/* mkdir -p: every missing level of path (absolute), each at most once. */
+static int make_levels(char *path)
+{
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        int rc = mkdir(path, 0750) == 0 || errno == EEXIST ? 0 : -1;
+        *p = c;
+        if (rc != 0 || c == '\0')
+            return rc;
+    }
+}
+
+int replay_service_directory(const char *key, const char *path, unsigned need,
+                             struct replay_err *err)
+{
+    char buf[4096];
+    struct stat st;
+    if (path == NULL || path[0] != '/')
+        return replay_err_set(err, REPLAY_ECONFIG, "%s: \"%s\" is not an absolute path", key,
+                              path != NULL ? path : "");
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        return replay_err_set(err, REPLAY_ECONFIG, "%s: the path is too long", key);
+    if (need == 0)
+        return 0;
+    if (make_levels(buf) != 0)
+        return replay_err_sys(err, REPLAY_ECONFIG, errno, "%s: cannot create %s", key, path);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return replay_err_set(err, REPLAY_ECONFIG, "%s: %s is not a directory", key, path);
+    int mode = X_OK | ((need & REPLAY_SERVICE_DIR_READ) ? R_OK : 0) |
+               ((need & REPLAY_SERVICE_DIR_WRITE) ? W_OK : 0);
+    if (access(path, mode) != 0)
+        return replay_err_sys(err, REPLAY_ECONFIG, errno, "%s: this process may not %s %s", key,
+                              (need & REPLAY_SERVICE_DIR_WRITE) ? "write in" : "read", path);
+    return 0;
+}
+
+int replay_service_check_directories(const struct replay_service_dir *dirs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct replay_err err = {0};
+        if (replay_service_directory(dirs[i].key, dirs[i].path, dirs[i].need, &err) != 0) {
+            replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
+            return REPLAY_ECONFIG;
+        }
+    }
     return 0;
 }

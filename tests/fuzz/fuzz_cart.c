@@ -9,27 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_reader.h"
 #include "replay/cart.h"
-
-struct src {
-    const uint8_t *p;
-    size_t len, pos, step;
-};
-
-static int src_read(void *ctx, void *buf, size_t cap, size_t *got, struct replay_err *err)
-{
-    (void)err;
-    struct src *s = ctx;
-    size_t n = s->len - s->pos;
-    if (n > s->step)
-        n = s->step;
-    if (n > cap)
-        n = cap;
-    memcpy(buf, s->p + s->pos, n);
-    s->pos += n;
-    *got = n;
-    return 0;
-}
 
 static void decode_stream(const uint8_t *data, size_t size, size_t step, bool strict)
 {

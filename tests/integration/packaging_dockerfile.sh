@@ -145,12 +145,18 @@ done
 base=$(closure_of $(dpkg-query -W -f='${Package} ${Essential}\n' | awk '$2 == "yes" { print $1 }'))
 in_base() { case "$base" in *" $1 "*) return 0 ;; esac; return 1; }
 
-# pkg_of PATH: the Debian package owning a library file (usrmerge-aware).
+# pkg_of PATH: sets $pkg to the Debian package owning a library file
+# (usrmerge-aware). Cached: the executables share most libraries, and each
+# `dpkg -S` reads dpkg's whole database (about a second on a loaded machine).
+declare -A _pkg_of=()
 pkg_of() {
   local f cand
+  pkg=${_pkg_of[$1]:-}
+  [ -z "$pkg" ] || return 0
   for f in "$1" "$(readlink -f "$1")"; do
     for cand in "$f" "${f#/usr}" "/usr$f"; do
-      dpkg -S "$cand" 2>/dev/null | head -1 | cut -d: -f1 && return 0
+      pkg=$(dpkg -S "$cand" 2>/dev/null | head -1 | cut -d: -f1)
+      if [ -n "$pkg" ]; then _pkg_of[$1]=$pkg; return 0; fi
     done
   done
   return 1
@@ -171,7 +177,7 @@ for exe in replay-creator replay-creator-worker replay-loader replay-loader-work
     if [ "$sanitized" = yes ]; then
       case "$lib" in libasan.so*|libubsan.so*|liblsan.so*|libtsan.so*) continue ;; esac
     fi
-    pkg=$(pkg_of "$file") || fail "$exe: no Debian package owns $file"
+    pkg_of "$file" || fail "$exe: no Debian package owns $file"
     if printf '%s\n' "$needed" | grep -qxF "$lib"; then
       # A library the executable names itself: listed explicitly, or in the base image.
       printf '%s\n' "$pkgs" | grep -qxF "$pkg" || in_base "$pkg" ||

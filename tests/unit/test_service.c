@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -134,9 +137,54 @@ static void test_service_retry_stops_on_shutdown(void **state)
     replay_cancel_free(c);
 }
 
+static void test_service_directory_creates_levels_and_names_the_key(void **state)
+{
+    (void)state;
+    char tmp[] = "/tmp/replay-test-service-XXXXXX", path[256], file[256];
+    assert_non_null(mkdtemp(tmp));
+    snprintf(path, sizeof(path), "%s/a/b/c", tmp);
+    assert_int_equal(replay_service_directory("loader.failed_directory", path,
+                                              REPLAY_SERVICE_DIR_READ | REPLAY_SERVICE_DIR_WRITE,
+                                              NULL), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(replay_service_directory("k", path, REPLAY_SERVICE_DIR_WRITE, NULL), 0);
+    snprintf(file, sizeof(file), "%s/file", tmp);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    struct replay_err err = {0};
+    assert_int_equal(replay_service_directory("loader.input_directory", file,
+                                              REPLAY_SERVICE_DIR_READ, &err), REPLAY_ECONFIG);
+    assert_non_null(strstr(err.msg, "loader.input_directory: "));
+    assert_non_null(strstr(err.msg, "is not a directory"));
+    snprintf(path, sizeof(path), "%s/file/below", tmp);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(replay_service_directory("k", path, REPLAY_SERVICE_DIR_READ, &err),
+                     REPLAY_ECONFIG);
+    assert_non_null(strstr(err.msg, "cannot create"));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(replay_service_directory("loader.working_directory", "work",
+                                              REPLAY_SERVICE_DIR_WRITE, &err), REPLAY_ECONFIG);
+    assert_string_equal(err.msg, "loader.working_directory: \"work\" is not an absolute path");
+    snprintf(path, sizeof(path), "%s/never/made", tmp);
+    assert_int_equal(replay_service_directory("k", path, 0, NULL), 0); /* path only */
+    assert_int_not_equal(access(path, F_OK), 0);
+    const struct replay_service_dir dirs[] = {{"a", tmp, REPLAY_SERVICE_DIR_READ},
+                                              {"b", "rel", 0},
+                                              {"c", "/never/reached", REPLAY_SERVICE_DIR_READ}};
+    assert_int_equal(replay_service_check_directories(dirs, 1), 0);
+    assert_int_equal(replay_service_check_directories(dirs, 3), REPLAY_ECONFIG);
+    unlink(file);
+    snprintf(path, sizeof(path), "rm -r %s", tmp);
+    assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_service_directory_creates_levels_and_names_the_key),
         cmocka_unit_test(test_service_verdict_sorts_errors_by_what_to_do_with_the_item),
         cmocka_unit_test(test_service_env_uint_reads_checks_and_defaults),
         cmocka_unit_test(test_service_client_refuses_an_incomplete_section),

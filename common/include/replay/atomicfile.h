@@ -92,6 +92,18 @@ REPLAY_MUST_CHECK int replay_atomicfile_commit(struct replay_atomicfile *f,
 /* Removes the temporary unless committed, and frees f. NULL does nothing. */
 void replay_atomicfile_close(struct replay_atomicfile *f);
 
+/* Writes a new file's contents to `fd` (borrowed, the temporary, at offset 0).
+ * Returns 0 or a REPLAY_E* code with err set. */
+typedef int (*replay_atomicfile_fill_fn)(void *ctx, int fd, struct replay_err *err);
+/* The whole cycle for callers that write a file in one go: opens the temporary
+ * for `path` (`o` may be NULL), lets fill(ctx, fd, err) write it, commits it as
+ * `how` says; on any failure nothing is left and `path` is untouched. */
+REPLAY_MUST_CHECK int replay_atomicfile_create(const char *path,
+                                               const struct replay_atomicfile_opts *o,
+                                               enum replay_atomicfile_how how,
+                                               replay_atomicfile_fill_fn fill, void *ctx,
+                                               struct replay_err *err);
+
 /* Writes all of [buf, buf+len) to fd across EINTR and short writes: 0, or the
  * errno of the failed write (EIO for a write that wrote nothing). */
 int replay_atomicfile_write_fd(int fd, const void *buf, size_t len);

@@ -92,6 +92,10 @@ struct replay_loader_config {
     char *reclassification;   /* NULL = none */
     struct replay_string_list rescan;
     int sync_check_interval; /* 3600 seconds */
+    /* Extensions (docs/configuration.md), in seconds: */
+    int settle_time;   /* 10: a file unchanged this long is complete */
+    int scan_interval; /* 5: full pass of the input directory at least this often */
+    int requeue_after; /* 3600: a queued file still present is queued again */
 };
 
 struct replay_redis_config {

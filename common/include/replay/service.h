@@ -9,6 +9,9 @@
  * - What an error code means for the work in hand (replay_service_verdict): stop,
  *   try again after a back-off, wait for an operator (the server or the
  *   configuration refuses), or give up on this item with the reason.
+ * - Directories from the configuration, checked (and created) at start, so a
+ *   service that cannot work there stops with one clear line instead of failing
+ *   item after item.
  * - Integer settings read from the environment, as upstream reads
  *   EMPTY_WAIT_TIME and REPLAY_BATCH_SIZE, checked at start (a bad value is a
  *   configuration error naming the variable, not a crash).
@@ -92,5 +95,30 @@ REPLAY_MUST_CHECK int replay_service_redis(const struct replay_config *cfg, bool
 REPLAY_MUST_CHECK int replay_service_env_uint(const char *name, unsigned dflt, unsigned min,
                                               unsigned max, unsigned *out,
                                               struct replay_err *err);
+
+/* What a service needs of a directory (replay_service_directory). */
+#define REPLAY_SERVICE_DIR_READ 0x1u  /* list it and read what is in it */
+#define REPLAY_SERVICE_DIR_WRITE 0x2u /* create, rename and remove files in it */
+
+/* Makes sure `path`, the value of the configuration key `key` (e.g.
+ * "loader.failed_directory"), is an absolute path naming a directory, creating
+ * the missing levels (mode 0750 less the umask), and that this process may do
+ * there what `need` says. With `need` 0 only the path is checked (absolute),
+ * nothing is created. REPLAY_ECONFIG names the key, the path and why. */
+REPLAY_MUST_CHECK int replay_service_directory(const char *key, const char *path, unsigned need,
+                                               struct replay_err *err);
+
+/* A directory a service is configured with, and what it needs there. */
+struct replay_service_dir {
+    const char *key;  /* "loader.input_directory" */
+    const char *path;
+    unsigned need;    /* REPLAY_SERVICE_DIR_* flags; 0: an absolute path, not created */
+};
+
+/* replay_service_directory() on each, in order, at a service's start: the first
+ * failure is logged at CRITICAL ("Bad configuration: ...", one line) and
+ * returned as REPLAY_ECONFIG. */
+REPLAY_MUST_CHECK int replay_service_check_directories(const struct replay_service_dir *dirs,
+                                                       size_t n);
 
 #endif
