@@ -4,7 +4,9 @@
  * queued yet is pushed to replay_file (the path as found) and its record keeps
  * the time; a file still there requeue_after later is pushed again (its message
  * was lost), but only while the queue is empty: a backlog is a slow worker, not a
- * lost message, and a duplicate is absorbed by the worker anyway. The records are
+ * lost message, and a duplicate is absorbed by the worker anyway. When the queue
+ * Redis lost its data (its epoch changed), every file still here is queued again
+ * at once. The records are
  * saved to the state file after each pass that changed them, pushes first: a
  * crash in between queues a file twice, never zero times. Walk errors are logged
  * (when they change, or once a minute) and the pass forgets nothing. Between
@@ -39,14 +41,16 @@ struct lrun {
     char state_path[PATH_MAX];
     /* per pass: may lost messages be queued again? (asked once, lazily) */
     bool requeue_asked, requeue_ok;
+    /* the queue Redis lost its data: every remembered file is due now, until a
+     * pass queues them all */
+    char epoch[REPLAY_QUEUE_EPOCH_LEN];
+    bool requeue_all;
     /* the walk's health, for the log */
     char last_error[REPLAY_ERR_MSG_LEN];
     uint64_t last_error_ms;
 };
 
-/* The queue is empty: a file queued long ago and still here lost its message.
- * SEAM(queue epoch): once the queue module tells a Redis that lost its data
- * apart (an epoch kept with the state), every remembered file is due at once. */
+/* The queue is empty: a file queued long ago and still here lost its message. */
 static bool requeue_allowed(struct lrun *r)
 {
     if (r->requeue_asked)
@@ -67,9 +71,10 @@ static int on_settled(void *ctx, struct replay_fswatch_file *f, struct replay_er
     int64_t now = (int64_t)time(NULL);
     if (f->mark == MARK_REFUSED)
         return 0;
-    if (f->mark > 0 && (now - f->mark < r->cfg->loader.requeue_after || !requeue_allowed(r)))
+    if (f->mark > 0 && !r->requeue_all &&
+        (now - f->mark < r->cfg->loader.requeue_after || !requeue_allowed(r)))
         return 0;
-    if (f->mark > 0)
+    if (f->mark > 0 && !r->requeue_all)
         replay_warn("Queueing again %s: queued %lld s ago and still there (its message was lost?)",
                     f->path, (long long)(now - f->mark));
     replay_info("Queueing file: %s", f->path);
@@ -124,13 +129,33 @@ static uint64_t next_pass_ms(const struct lrun *r, const struct replay_fswatch_p
     return r->sync.next_ms < due ? r->sync.next_ms : due;
 }
 
+/* A queue Redis that lost its data (its epoch changed: restarted without
+ * persistence, flushed) lost the messages of every file queued and still here:
+ * the next passes queue them all again, at once rather than requeue_after later. */
+static int watch_epoch(struct lrun *r, struct replay_err *err)
+{
+    bool lost = false;
+    int code = replay_queue_epoch_check(r->q, r->epoch, &lost, err);
+    if (code == 0 && lost) {
+        replay_warn("The queue Redis lost its data (its epoch changed): every file still in %s "
+                    "is queued again",
+                    r->cfg->loader.input_directory);
+        r->requeue_all = true;
+    }
+    return code;
+}
+
 static int loader_loop(struct lrun *r)
 {
     for (;;) {
-        struct replay_fswatch_pass p;
+        struct replay_fswatch_pass p = {0};
         struct replay_err err = {0};
         r->requeue_asked = false;
-        int code = replay_fswatch_scan(r->w, on_settled, r, &p, &err);
+        int code = watch_epoch(r, &err);
+        if (code == 0)
+            code = replay_fswatch_scan(r->w, on_settled, r, &p, &err);
+        if (code == 0 && p.complete)
+            r->requeue_all = false;
         replay_progress();
         report_walk(r, &p);
         if (p.changed)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A queue Redis that loses its data (restarted without persistence, as
+# Assemblyline's redis-volatile) loses the messages of files already queued: the
+# loader notices the new epoch and queues every file still in the input directory
+# again at once, not requeue_after (an hour here) later; each is imported once.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/alsim.sh"
+. "$(dirname "$0")/loader_lib.sh"
+
+start_redis
+start_alsim --name target --mode upstream
+make_bundles 2
+loader_config "requeue_after: 3600"
+cp "$T/bundles"/* "$T/in/"
+start_svc loader
+wait_for 60 "two files queued" bash -c "[ \$(redis-cli -p $REDIS_PORT llen replay_file) = 2 ]"
+
+note "the queue Redis restarts without its data"
+restart_redis
+assert_eq 0 "$(queue_len)" "messages right after the restart"
+wait_for 60 "the loss noticed" log_has loader "The queue Redis lost its data"
+wait_for 60 "both queued again" bash -c "[ \$(redis-cli -p $REDIS_PORT llen replay_file) = 2 ]"
+assert_eq 4 "$(log_count loader 'Queueing file: ')" "files queued, before and after the loss"
+
+note "the worker imports each once"
+start_svc loader-worker
+wait_for 60 "the input emptied" dir_empty "$T/in"
+wait_for 60 "no message left" nothing_held
+assert_eq 2 "$(imports_total)" "imports"
+loader_finish
