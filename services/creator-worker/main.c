@@ -38,9 +38,16 @@ static int read_env(unsigned *batch_size, unsigned *quiet_ms)
     return 0;
 }
 
+/* The working directory holds the temporaries of the bundles and exports: it
+ * must be writable (made when missing); the output must be a filestore URL. */
 static int check_dirs(const struct replay_config *cfg)
 {
     struct replay_err err = {0};
+    const struct replay_service_dir work = {"creator.working_directory",
+                                            cfg->creator.working_directory,
+                                            REPLAY_SERVICE_DIR_READ | REPLAY_SERVICE_DIR_WRITE};
+    if (replay_service_check_directories(&work, 1) != 0)
+        return REPLAY_ECONFIG;
     if (replay_filestore_check_url(cfg->creator.output_filestore, &err) != 0 ||
         cworker_work_prepare(cfg->creator.working_directory, &err) != 0) {
         replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);

@@ -27,28 +27,8 @@ static void host_prefix(char *buf, size_t size)
     snprintf(buf, size, ".%s-", host);
 }
 
-static int make_dirs(const char *dir, struct replay_err *err)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-        return replay_err_set(err, REPLAY_EINVAL, "working directory path too long");
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0750) != 0 && errno != EEXIST)
-            return replay_err_sys(err, REPLAY_EIO, errno, "create %s", path);
-        if ((*p = c) == '\0')
-            return 0;
-    }
-}
-
 int cworker_work_prepare(const char *dir, struct replay_err *err)
 {
-    int code = make_dirs(dir, err);
-    if (code != 0)
-        return code;
     char prefix[80];
     host_prefix(prefix, sizeof(prefix));
     DIR *d = opendir(dir);
@@ -62,7 +42,7 @@ int cworker_work_prepare(const char *dir, struct replay_err *err)
             removed++;
     }
     closedir(d);
-    code = replay_atomicfile_remove_stale(dir, REPLAY_ATOMICFILE_STALE_S, &stale, err);
+    int code = replay_atomicfile_remove_stale(dir, REPLAY_ATOMICFILE_STALE_S, &stale, err);
     if (removed + stale > 0)
         replay_info("Removed %u temporary file(s) an earlier run left in %s", removed + stale,
                     dir);

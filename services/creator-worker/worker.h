@@ -27,7 +27,7 @@ struct cworker_slot {
 int cworker_bundles_thread(void *arg, const struct replay_cancel *cancel);
 int cworker_batches_thread(void *arg, const struct replay_cancel *cancel);
 
-/* Creates the working directory if needed and removes what this host's earlier
+/* Removes from the working directory (it exists: main checks it) what this host's earlier
  * runs left there (their temporary files). */
 REPLAY_MUST_CHECK int cworker_work_prepare(const char *dir, struct replay_err *err);
 

@@ -2,7 +2,8 @@
 # The creator's options (issue 11): lookback_time, filter_queries and disabled
 # inputs are honoured; a configuration with only list inputs works (upstream
 # crash-loops there); a filter query the source refuses (400) is reported clearly
-# and backed off, not spun on, while the other inputs go on.
+# and backed off, not spun on, while the other inputs go on; a working directory
+# the worker cannot use stops it at start with exit 2.
 . "$REPLAY_SOURCE_DIR/tests/integration/lib.sh"
 . "$REPLAY_SOURCE_DIR/tests/integration/alsim.sh"
 . "$REPLAY_SOURCE_DIR/tests/integration/services.sh"
@@ -35,6 +36,14 @@ $1
 YML
 }
 queued() { redis-cli -p "$REDIS_PORT" llen "replay_$1"; }
+
+note "a working directory the worker cannot use: one line naming the key, exit 2"
+touch "$T/a-file"
+config ""
+sed "s|working_directory: \"$T/work\"|working_directory: \"$T/a-file/work\"|" "$T/replay.yml" >"$T/bad.yml"
+run "$(bin replay-creator-worker)" --config "$T/bad.yml" --log-format text
+assert_eq 2 "$rc" "exit code of the worker with an unusable working directory"
+assert_contains "$err" "Bad configuration: creator.working_directory: cannot create $T/a-file/work"
 
 note "lookback_time, filter_queries and disabled inputs"
 config "  lookback_time: \"2024-01-01T00:00:00Z\"

@@ -25,11 +25,11 @@ loader_config
 touch "$T/a-file"
 sed "s|failed_directory: \"$T/failed\"|failed_directory: \"$T/a-file/failed\"|" "$T/replay.yml" >"$T/bad-dirs.yml"
 run "$(bin replay-loader-worker)" --config "$T/bad-dirs.yml" --log-format text
-[ "$rc" -ne 0 ] || fail "the worker started with an unusable failed directory"
+assert_eq 2 "$rc" "exit code of the worker with an unusable failed directory"
 assert_contains "$err" "Bad configuration: loader.failed_directory: cannot create $T/a-file/failed"
 sed "s|working_directory: \"$T/work\"|working_directory: \"relative/work\"|" "$T/replay.yml" >"$T/bad-dirs.yml"
 run "$(bin replay-loader)" --config "$T/bad-dirs.yml" --log-format text
-[ "$rc" -ne 0 ] || fail "the loader started with a relative working directory"
+assert_eq 2 "$rc" "exit code of the loader with a relative working directory"
 assert_contains "$err" 'Bad configuration: loader.working_directory: "relative/work" is not an absolute path'
 
 note "making the cases"
