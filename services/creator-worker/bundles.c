@@ -3,16 +3,15 @@
  * Per message: the bundle name (an id unsafe in a file name is rejected to the
  * :bad list, never used in a path); if the output store already has it (a repeat,
  * or "the first bundle wins"), nothing is downloaded; else the source's bundle is
- * downloaded into a private file of the working directory and uploaded under its
- * final name (the filestore writes it atomically); then the document is marked
- * done, and only then is the message acknowledged. A document the source no longer
+ * streamed into the store as it downloads, without a local copy (the store shows
+ * it under its final name only once whole: replay_filestore_upload_stream); then
+ * the document is marked done, and only then is the message acknowledged. A document the source no longer
  * has is logged, counted and acknowledged. Passing failures are retried with
  * back-off, holding the message; a crash at any point delivers it again. */
-#include <errno.h>
-#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "replay/alclient.h"
 #include "replay/backoff.h"
@@ -43,39 +42,45 @@ struct job {
     struct brun *r;
     const char *id;
     char name[REPLAY_NAMES_LEN];
-    char tmp[PATH_MAX];
-    int fd;
-    bool exists;
-    bool gone; /* the source no longer has the document */
+    bool exists;   /* the output store had the bundle already */
+    bool gone;     /* the source no longer has the document */
+    /* the download of the last try, as the producer of the stream saw it */
+    bool dl_failed;
+    int dl_status;
+    uint64_t bytes;
 };
 
-static int step_exists(void *ctx, int *status, struct replay_err *err)
+/* The producer of the streamed upload: the source's bundle, written into the
+ * store's descriptor as it arrives. */
+static int produce_bundle(void *ctx, int fd, struct replay_err *err)
 {
     struct job *j = ctx;
-    (void)status;
-    return replay_filestore_exists(j->r->fs, j->name, &j->exists, err);
-}
-
-static int step_download(void *ctx, int *status, struct replay_err *err)
-{
-    struct job *j = ctx;
-    if (lseek(j->fd, 0, SEEK_SET) != 0 || ftruncate(j->fd, 0) != 0)
-        return replay_err_sys(err, REPLAY_EIO, errno, "rewind %s", j->tmp);
     int code = replay_alclient_bundle_download(j->r->client, j->id,
-                                               j->r->slot->type == REPLAY_INPUT_ALERT, j->fd,
-                                               NULL, err);
-    *status = replay_alclient_http_status(j->r->client);
+                                               j->r->slot->type == REPLAY_INPUT_ALERT, fd,
+                                               &j->bytes, err);
+    j->dl_status = replay_alclient_http_status(j->r->client);
+    j->dl_failed = code != 0;
     return code;
 }
 
-static int step_upload(void *ctx, int *status, struct replay_err *err)
+/* One try: the bundle streamed from the source into the output store, without
+ * a local copy; the store checks first that the name is not there already. */
+static int step_stream(void *ctx, int *status, struct replay_err *err)
 {
     struct job *j = ctx;
-    enum replay_filestore_outcome outcome;
-    (void)status;
-    int code = replay_filestore_upload(j->r->fs, j->tmp, j->name, &outcome, err);
+    enum replay_filestore_outcome outcome = REPLAY_FILESTORE_UPLOADED;
+    j->dl_failed = false;
+    j->dl_status = 0;
+    j->bytes = 0;
+    int code = replay_filestore_upload_stream(j->r->fs, j->name, produce_bundle, j, &outcome, err);
+    *status = j->dl_failed ? j->dl_status : 0; /* the verdict of the side that failed */
+    if (code == REPLAY_ENOTFOUND && j->dl_failed) {
+        j->gone = true;
+        replay_err_clear(err);
+        return 0;
+    }
     if (code == 0 && outcome == REPLAY_FILESTORE_SKIPPED_EXISTS)
-        replay_info("%s appeared in the output store meanwhile: not uploaded again", j->name);
+        j->exists = true;
     else if (code == 0 && outcome == REPLAY_FILESTORE_SKIPPED_READ_ONLY)
         replay_warn("The output store is read-only: %s was not written", j->name);
     return code;
@@ -93,45 +98,26 @@ static int step_done(void *ctx, int *status, struct replay_err *err)
     return code;
 }
 
-/* Download into the working directory, then upload. */
-static int fetch_and_upload(struct job *j, struct replay_err *err)
-{
-    struct brun *r = j->r;
-    char what[REPLAY_NAMES_LEN + 32];
-    int code = cworker_work_tmpfile(r->slot->cfg->creator.working_directory, j->name, j->tmp,
-                                    sizeof(j->tmp), &j->fd, err);
-    if (code != 0)
-        return code;
-    snprintf(what, sizeof(what), "download %s", j->name);
-    code = replay_service_retry(&r->backoff, r->cancel, step_download, j, what, err);
-    if (code == REPLAY_ENOTFOUND) {
-        j->gone = true;
-        code = 0;
-    } else if (code == 0) {
-        snprintf(what, sizeof(what), "upload %s", j->name);
-        code = replay_service_retry(&r->backoff, r->cancel, step_upload, j, what, err);
-    }
-    close(j->fd);
-    unlink(j->tmp);
-    return code;
-}
-
 /* Everything for one message; 0 when its effect is durable (or it is moot). */
 static int bundle_item(struct job *j, struct replay_err *err)
 {
     struct brun *r = j->r;
     char what[REPLAY_NAMES_LEN + 32];
     replay_info("Processing %s: %s", r->index, j->id);
-    snprintf(what, sizeof(what), "look for %s", j->name);
-    int code = replay_service_retry(&r->backoff, r->cancel, step_exists, j, what, err);
-    if (code == 0 && j->exists)
-        replay_info("%s is in the output store already: not bundled again", j->name);
-    else if (code == 0)
-        code = fetch_and_upload(j, err);
+    uint64_t t0 = replay_now_ms();
+    snprintf(what, sizeof(what), "bundle %s", j->name);
+    int code = replay_service_retry(&r->backoff, r->cancel, step_stream, j, what, err);
     if (code == 0 && j->gone) {
         replay_warn("The source no longer has %s %s (nothing to bundle): acknowledged",
                     r->index, j->id);
         return 0;
+    }
+    if (code == 0 && j->exists) {
+        replay_info("%s is in the output store already: not bundled again", j->name);
+    } else if (code == 0) {
+        double s = (double)(replay_now_ms() - t0) / 1000.0;
+        replay_info("Bundled %s: %.1f MB in %.2f s (%.1f MB/s)", j->name,
+                    (double)j->bytes / 1e6, s, s > 0 ? (double)j->bytes / 1e6 / s : 0.0);
     }
     if (code == 0) {
         snprintf(what, sizeof(what), "mark %s %s done", r->index, j->id);
@@ -161,7 +147,7 @@ static int settle(struct brun *r, struct replay_queue_item *item, int code,
 
 static int handle(struct brun *r, struct replay_queue_item *item)
 {
-    struct job j = {.r = r, .id = replay_queue_item_id(item), .fd = -1};
+    struct job j = {.r = r, .id = replay_queue_item_id(item)};
     struct replay_err err = {0};
     int code = replay_names_bundle(r->slot->type, j.id, j.name, sizeof(j.name), &err);
     if (code == 0)
