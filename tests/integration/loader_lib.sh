@@ -10,8 +10,6 @@
 #
 # Service logs are $T/<name>.log (text format, appended across restarts).
 
-_SVC_NAMES=()
-
 # make_bundles N [seed options...]: N small submissions seeded on an al-sim
 # "source" (started here if needed), their bundles downloaded (4 at a time) into
 # $T/bundles; their sids in $T/sids, one per line.
@@ -52,50 +50,27 @@ loader_config() {
   } >"$T/replay.yml"
 }
 
-_svc_pid_var() { printf 'SVC_PID_%s' "$(printf '%s' "$1" | tr -c 'A-Za-z0-9\n' '_')"; }
-svc_pid() { local v; v=$(_svc_pid_var "$1"); echo "${!v:-}"; }
+# The service harness (services.sh) with the target side's names: one config,
+# $T/replay.yml, and an optional wrapper command.
+. "$(dirname "${BASH_SOURCE[0]}")/services.sh"
+svc_pid() { service_pid "$1"; }
+kill_svc() { kill_service "$1"; }
+svc_alive() { service_alive "$1"; }
 
 # start_svc loader|loader-worker [wrapper command...]: runs replay-<name> on
 # $T/replay.yml, its heartbeat $T/<name>.hb, its log $T/<name>.log.
 start_svc() {
   local name=$1; shift
-  local exe v; exe=$(bin "replay-$name"); v=$(_svc_pid_var "$name")
-  REPLAY_HEARTBEAT_FILE="$T/$name.hb" "$@" "$exe" --config "$T/replay.yml" --log-format text \
-    >>"$T/$name.log" 2>&1 &
-  printf -v "$v" '%s' "$!"
-  disown "$!"
-  on_exit "kill -KILL $! 2>/dev/null"
-  case " ${_SVC_NAMES[*]:-} " in *" $name "*) ;; *) _SVC_NAMES+=("$name") ;; esac
-}
-
-kill_svc() { # name: SIGKILL, as a crash
-  local pid; pid=$(svc_pid "$1")
-  kill -KILL "$pid" 2>/dev/null || true
-  wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || fail "$1 did not die"
-}
-
-svc_alive() { pid_alive "$(svc_pid "$1")"; }
-
-_svc_check_log() {
-  if grep -qE 'Sanitizer|runtime error:' "$T/$1.log"; then
-    fail "$1 reported a sanitizer error: $(grep -m3 -E 'Sanitizer|runtime error:|#[0-9] ' "$T/$1.log")"
-  fi
+  [ $# -gt 0 ] && SERVICE_WRAPPER=("$@")
+  start_service "$name" "$T/replay.yml"
+  SERVICE_WRAPPER=(env)
 }
 
 # stop_svc name: SIGTERM, waits up to 60 s; fails if it was dead already (a
 # crash), does not stop, or logged a sanitizer report.
 stop_svc() {
-  local name=$1 pid; pid=$(svc_pid "$name")
-  pid_alive "$pid" || fail "$name is not running (crashed?): $(tail -5 "$T/$name.log")"
-  kill -TERM "$pid"
-  wait_until 60 bash -c "! kill -0 $pid 2>/dev/null" || fail "$name did not stop within 60 s"
-  _svc_check_log "$name"
-}
-
-# wait_for SECONDS WHAT CMD...: wait_until, failing with WHAT.
-wait_for() {
-  local limit=$1 what=$2; shift 2
-  wait_until "$limit" "$@" || fail "not within ${limit}s: $what"
+  service_alive "$1" || fail "$1 is not running (crashed?): $(tail -5 "$T/$1.log")"
+  stop_service "$1"
 }
 
 dir_empty() { [ -z "$(ls -A "$1" 2>/dev/null)" ]; }
@@ -136,10 +111,7 @@ copy_slowly() {
 # loader_finish: stops the services still running (failing on crashes and
 # sanitizer reports) and the al-sims.
 loader_finish() {
-  local name
-  for name in "${_SVC_NAMES[@]}"; do
-    if svc_alive "$name"; then stop_svc "$name"; else _svc_check_log "$name"; fi
-  done
+  services_finish
   alsim_finish
 }
 

@@ -15,6 +15,8 @@
 # program (creator-worker@2).
 
 _SERVICES=()
+# A command start_service runs the service under (e.g. env LOG_LEVEL=DEBUG).
+SERVICE_WRAPPER=(env)
 
 # write_config FILE: replay.yml from stdin, plus the redis block of the test's Redis.
 write_config() {
@@ -27,7 +29,8 @@ start_service() { # name config [extra args...]
   local name=$1 config=$2; shift 2
   local prog=${name%@*} v; v=$(_svc_var "$name")
   local exe; exe=$(bin "replay-$prog")
-  REPLAY_HEARTBEAT_FILE="$T/$name.hb" "$exe" --config "$config" --log-format text "$@" \
+  REPLAY_HEARTBEAT_FILE="$T/$name.hb" "${SERVICE_WRAPPER[@]}" "$exe" --config "$config" \
+    --log-format text "$@" \
     >>"$T/$name.log" 2>&1 &
   printf -v "$v" '%s' "$!"
   disown "$!"
