@@ -25,7 +25,7 @@
 #define NEWEST_SHOWN 5
 
 struct status_args {
-    bool json;
+    bool json, no_failed, no_heartbeat;
     long timeout_s;
     long stale_s;
     const char *hb_name[MAX_HEARTBEATS];
@@ -37,6 +37,7 @@ static void status_usage(FILE *f)
 {
     fprintf(f,
         "usage: replay-ctl status [--json] [--heartbeat NAME=PATH]... [--stale S] [--timeout S]\n"
+        "                         [--no-failed] [--no-heartbeat]\n"
         "\n"
         "  Queues, processing and :bad lists and checkpoints (as `replay-ctl queues`),\n"
         "  the failed directory (how many files, the newest reasons), and the age of\n"
@@ -49,6 +50,8 @@ static void status_usage(FILE *f)
         "  --stale S           a heartbeat older than S seconds is stale (default 30, the\n"
         "                      Helm chart's liveness probe)\n"
         "  --timeout S         give up when Redis does not answer for S seconds (default 10)\n"
+        "  --no-failed         leave out the failed directory (a source-side host has none)\n"
+        "  --no-heartbeat      leave out the heartbeats (no service runs on this host)\n"
         "\n"
         "Needs attention: a Redis or failed directory that cannot be read, a non-empty\n"
         ":bad list, files in the failed directory, a heartbeat file missing or stale.\n"
@@ -80,6 +83,7 @@ static int parse_args(int argc, char **argv, struct status_args *a)
     static const struct option longs[] = {
         {"json", no_argument, NULL, 'j'},         {"heartbeat", required_argument, NULL, 'b'},
         {"stale", required_argument, NULL, 's'},  {"timeout", required_argument, NULL, 't'},
+        {"no-failed", no_argument, NULL, 'F'},    {"no-heartbeat", no_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c, rc = 0;
@@ -90,6 +94,8 @@ static int parse_args(int argc, char **argv, struct status_args *a)
     while (rc == 0 && (c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'j': a->json = true; break;
+        case 'F': a->no_failed = true; break;
+        case 'H': a->no_heartbeat = true; break;
         case 'b': rc = add_heartbeat(a, optarg); break;
         case 's': rc = seconds_arg(optarg, &a->stale_s); break;
         case 't': rc = seconds_arg(optarg, &a->timeout_s); break;
@@ -97,7 +103,7 @@ static int parse_args(int argc, char **argv, struct status_args *a)
         default: return 2;
         }
     }
-    return rc != 0 || optind != argc ? 2 : 0;
+    return rc != 0 || optind != argc || (a->no_heartbeat && a->n_hb > 0) ? 2 : 0;
 }
 
 static void attention(json_t *list, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -178,7 +184,7 @@ static json_t *heartbeat_part(const struct replay_config *cfg, const struct stat
     const char *conf = cfg->logging.heartbeat_file;
     for (int i = 0; i < a->n_hb; i++)
         json_array_append_new(rows, heartbeat_row(a->hb_name[i], a->hb_path[i], a->stale_s, att));
-    if (a->n_hb == 0 && conf != NULL && conf[0] != '\0')
+    if (a->n_hb == 0 && !a->no_heartbeat && conf != NULL && conf[0] != '\0')
         json_array_append_new(rows, heartbeat_row("configured", conf, a->stale_s, att));
     return rows;
 }
@@ -195,7 +201,7 @@ static void print_text(json_t *o)
         ctl_queues_print(redis);
     if (json_object_get(failed, "error") != NULL)
         printf("failed directory: %s\n", ctl_str(failed, "error"));
-    else
+    else if (failed != NULL)
         printf("failed directory %s: %lld file(s)\n", ctl_str(failed, "directory"),
                ctl_int(failed, "count"));
     json_array_foreach(json_object_get(failed, "newest"), i, r) {
@@ -203,7 +209,8 @@ static void print_text(json_t *o)
                                                                  : ctl_str(r, "sidecar_error");
         printf("  %s  %s  %.100s\n", ctl_str(r, "name"), ctl_str(r, "time"), why);
     }
-    printf("heartbeats (stale after %lld s)\n", ctl_int(o, "stale_after_s"));
+    if (json_array_size(json_object_get(o, "heartbeats")) > 0)
+        printf("heartbeats (stale after %lld s)\n", ctl_int(o, "stale_after_s"));
     json_array_foreach(json_object_get(o, "heartbeats"), i, r) {
         char age[32] = "-";
         if (ctl_int(r, "age_s") >= 0)
@@ -233,7 +240,8 @@ int ctl_status(int argc, char **argv, const struct ctl_globals *g)
         return 2;
     json_t *att = json_array(), *o = json_object();
     json_object_set_new(o, "redis", redis_part(cfg, &a, att));
-    json_object_set_new(o, "failed", failed_part(cfg, att));
+    if (!a.no_failed)
+        json_object_set_new(o, "failed", failed_part(cfg, att));
     json_object_set_new(o, "stale_after_s", json_integer(a.stale_s));
     json_object_set_new(o, "heartbeats", heartbeat_part(cfg, &a, att));
     json_object_set_new(o, "attention", att);

@@ -76,9 +76,21 @@ for d in "$T/no-such-dir" "$T/a-file"; do
   [[ "$out" =~ loader\ +ok ]] || fail "the heartbeat part is missing when Redis is down: $out"
 done
 
+note "--no-failed and --no-heartbeat leave those parts out (a source-side host)"
+sed "s|failed_directory: \"$F\"|failed_directory: \"$T/no-such-dir\"|" "$T/replay.yml" >"$T/other.yml"
+run "$ctl" --config "$T/other.yml" status --no-failed --no-heartbeat --json
+assert_eq 1 "$rc" "status --no-failed --no-heartbeat with a :bad entry"
+assert_eq "null 0 1" "$(jq -r '"\(.failed) \(.heartbeats | length) \(.attention | length)"' <<<"$out")" "parts left out"
+redis-cli -p "$REDIS_PORT" DEL replay_submission:bad >/dev/null
+run env REPLAY_HEARTBEAT_FILE="$T/gone.hb" "$ctl" --config "$T/other.yml" status --no-failed --no-heartbeat
+assert_eq 0 "$rc" "status --no-failed --no-heartbeat, nothing else to look at ($out)"
+assert_not_contains "$out" "failed directory"
+assert_not_contains "$out" "heartbeats"
+assert_contains "$out" "nothing needs attention"
+
 note "bad usage and configuration exit 2"
 for args in "--stale 0" "--stale x" "--timeout 0" "--heartbeat noequals" "--heartbeat =x" \
-  "--heartbeat x=" "extra" "--bogus"; do
+  "--heartbeat x=" "extra" "--bogus" "--no-heartbeat --heartbeat a=b"; do
   # shellcheck disable=SC2086
   run "$ctl" status $args
   assert_eq 2 "$rc" "status $args"
