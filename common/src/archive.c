@@ -35,6 +35,8 @@ struct check {
     struct replay_err err;
     struct replay_archive_summary sum;
     bool have_results;
+    replay_archive_results_fn on_results; /* NULL: none */
+    void *results_ctx;
 };
 
 static int source_read(void *ctx, void *buf, size_t cap, size_t *got, struct replay_err *err)
@@ -202,6 +204,8 @@ static int results_json(struct check *k, struct archive *a, struct replay_err *e
                                   (unsigned long long)k->lim.max_results_json);
         else
             code = replay_jsonstream_feed(js, k->buf, (size_t)n, err);
+        if (code == 0 && n > 0 && k->on_results != NULL)
+            code = k->on_results(k->results_ctx, k->buf, (size_t)n, err);
     }
     if (code == 0)
         code = replay_jsonstream_finish(js, err);
@@ -318,36 +322,44 @@ static int outer_reason(struct check *k, int code, struct replay_err *err)
     return code;
 }
 
+static int check_all(struct check *k, const struct replay_archive_limits *limits,
+                     struct replay_archive_summary *out, struct replay_err *err)
+{
+    if (limits != NULL)
+        k->lim = *limits;
+    k->lim.max_members = k->lim.max_members ? k->lim.max_members : REPLAY_ARCHIVE_MAX_MEMBERS;
+    k->lim.max_bytes = k->lim.max_bytes ? k->lim.max_bytes : REPLAY_ARCHIVE_MAX_BYTES;
+    k->lim.max_results_json =
+        k->lim.max_results_json ? k->lim.max_results_json : REPLAY_ARCHIVE_MAX_RESULTS_JSON;
+    k->buf = malloc(BLOCK);
+    int code = k->buf != NULL ? source_peek(&k->src, err)
+                              : replay_err_set(err, REPLAY_ENOMEM, "out of memory");
+    if (code == 0 && k->src.peek_len == 0)
+        code = replay_err_set(err, REPLAY_EFORMAT, "not a bundle: the file is empty");
+    if (code == 0 && replay_cart_is_cart(k->src.peek, k->src.peek_len))
+        code = open_cart(k, err);
+    if (code == 0)
+        code = walk_tar(k, err);
+    if (code == 0 && k->dec != NULL)
+        code = drain(k, err);
+    else if (code != 0 && k->dec != NULL)
+        code = outer_reason(k, code, err);
+    if (code == 0 && k->dec != NULL)
+        code = replay_cart_dec_digests(k->dec, &k->sum.digests, err);
+    if (code == 0 && out != NULL)
+        *out = k->sum;
+    replay_cart_dec_free(k->dec);
+    free(k->buf);
+    return code;
+}
+
 int replay_archive_check(replay_cart_read_fn read, void *ctx,
                          const struct replay_archive_limits *limits,
                          const struct replay_cancel *cancel, struct replay_archive_summary *out,
                          struct replay_err *err)
 {
     struct check k = {.src = {.read = read, .ctx = ctx}, .cancel = cancel};
-    if (limits != NULL)
-        k.lim = *limits;
-    k.lim.max_members = k.lim.max_members ? k.lim.max_members : REPLAY_ARCHIVE_MAX_MEMBERS;
-    k.lim.max_bytes = k.lim.max_bytes ? k.lim.max_bytes : REPLAY_ARCHIVE_MAX_BYTES;
-    k.lim.max_results_json =
-        k.lim.max_results_json ? k.lim.max_results_json : REPLAY_ARCHIVE_MAX_RESULTS_JSON;
-    k.buf = malloc(BLOCK);
-    int code = k.buf != NULL ? source_peek(&k.src, err)
-                             : replay_err_set(err, REPLAY_ENOMEM, "out of memory");
-    if (code == 0 && k.src.peek_len == 0)
-        code = replay_err_set(err, REPLAY_EFORMAT, "not a bundle: the file is empty");
-    if (code == 0 && replay_cart_is_cart(k.src.peek, k.src.peek_len))
-        code = open_cart(&k, err);
-    if (code == 0)
-        code = walk_tar(&k, err);
-    if (code == 0 && k.dec != NULL)
-        code = drain(&k, err);
-    else if (code != 0 && k.dec != NULL)
-        code = outer_reason(&k, code, err);
-    if (code == 0 && out != NULL)
-        *out = k.sum;
-    replay_cart_dec_free(k.dec);
-    free(k.buf);
-    return code;
+    return check_all(&k, limits, out, err);
 }
 
 struct fd_src {
@@ -363,7 +375,7 @@ static int fd_read(void *ctx, void *buf, size_t cap, size_t *got, struct replay_
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return replay_err_sys(err, REPLAY_EIO, errno, "read the bundle at offset %lld",
+            return replay_err_sys(err, REPLAY_EIO, errno, "read the file at offset %lld",
                                   (long long)s->off);
         s->off += n;
         *got = (size_t)n;
@@ -375,6 +387,63 @@ int replay_archive_check_fd(int fd, const struct replay_archive_limits *limits,
                             const struct replay_cancel *cancel,
                             struct replay_archive_summary *out, struct replay_err *err)
 {
+    return replay_archive_inspect_fd(fd, limits, NULL, NULL, cancel, out, err);
+}
+
+int replay_archive_inspect_fd(int fd, const struct replay_archive_limits *limits,
+                              replay_archive_results_fn on_results, void *ctx,
+                              const struct replay_cancel *cancel,
+                              struct replay_archive_summary *out, struct replay_err *err)
+{
     struct fd_src s = {fd, 0};
-    return replay_archive_check(fd_read, &s, limits, cancel, out, err);
+    struct check k = {.src = {.read = fd_read, .ctx = &s}, .cancel = cancel,
+                      .on_results = on_results, .results_ctx = ctx};
+    return check_all(&k, limits, out, err);
+}
+
+/* ---- list exports ---- */
+
+/* Feeds the export's text (un-CaRTed by `dec` unless NULL) to js. */
+static int feed_export(struct fd_src *s, struct replay_cart_dec *dec, struct replay_jsonstream *js,
+                       uint8_t *buf, const struct replay_cancel *cancel, struct replay_err *err)
+{
+    for (size_t got = 1; got > 0;) {
+        if (replay_cancel_requested(cancel))
+            return replay_err_set(err, REPLAY_ECANCELED, "export check canceled by shutdown");
+        int code = dec != NULL ? replay_cart_dec_read(dec, buf, BLOCK, &got, err)
+                               : fd_read(s, buf, BLOCK, &got, err);
+        if (code == 0 && got > 0)
+            code = replay_jsonstream_feed(js, buf, got, err);
+        if (code != 0)
+            return code;
+        replay_progress();
+    }
+    return replay_jsonstream_finish(js, err);
+}
+
+int replay_archive_export_fd(int fd, bool carted, replay_jsonstream_item_fn on_item, void *ctx,
+                             const struct replay_cancel *cancel, size_t *items,
+                             struct replay_cart_digests *digests, struct replay_err *err)
+{
+    struct fd_src s = {fd, 0};
+    struct replay_jsonstream_opts jo = {.expect = REPLAY_JSONSTREAM_ARRAY, .on_item = on_item,
+                                        .ctx = ctx};
+    struct replay_cart_dec_opts co = {.require_digests = true, .threads = 1, .cancel = cancel};
+    struct replay_jsonstream *js = NULL;
+    struct replay_cart_dec *dec = NULL;
+    uint8_t *buf = malloc(BLOCK);
+    int code = buf != NULL ? replay_jsonstream_new(&jo, &js, err)
+                           : replay_err_set(err, REPLAY_ENOMEM, "out of memory");
+    if (code == 0 && carted)
+        code = replay_cart_dec_new(&co, fd_read, &s, &dec, err);
+    if (code == 0)
+        code = feed_export(&s, dec, js, buf, cancel, err);
+    if (code == 0 && dec != NULL && digests != NULL)
+        code = replay_cart_dec_digests(dec, digests, err);
+    if (items != NULL)
+        *items = js != NULL ? replay_jsonstream_items(js) : 0;
+    replay_cart_dec_free(dec);
+    replay_jsonstream_free(js);
+    free(buf);
+    return code;
 }

@@ -1,16 +1,18 @@
 /* replay-ctl: the operator's command line; dispatches to one file per command. */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "replay/log.h"
-#include "replay/redact.h"
 
 static const struct ctl_command commands[] = {
     {"config", "print the effective configuration (secrets masked), or --check it", ctl_config},
     {"queues", "depth of queues, processing and :bad lists; --requeue-bad TYPE", ctl_queues},
+    {"status", "queues, checkpoints, failed files and heartbeats at a glance", ctl_status},
+    {"failed", "list, show or retry the files of the failed directory", ctl_failed},
+    {"request", "mark alerts or submissions `requested` at the source", ctl_request},
+    {"verify", "check bundles and exports (digests, members, results.json) offline", ctl_verify},
     {"cart", "pack, unpack, show or verify CaRT files", ctl_cart},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -23,17 +25,6 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'replay-ctl COMMAND --help' describes a command.\n"
                "Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.\n");
-}
-
-int ctl_fail(const char *cmd, int code, const char *fmt, ...)
-{
-    char safe[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    replay_redact_vformat(safe, sizeof(safe), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "replay-ctl %s: %s\n", cmd, safe);
-    return code;
 }
 
 int main(int argc, char **argv)

@@ -98,125 +98,124 @@ static int open_redis(const char *url, const char *role, long timeout_s, struct 
     return replay_queue_open(&o, q, err);
 }
 
-/* A bad URL or a TLS URL this build cannot use is configuration (exit 2). */
-static int fail_code(int rc)
+/* ---- the overview: collected as JSON, printed from it ---- */
+
+static void unseen_text(json_t *ms, char *out, size_t size)
 {
-    return rc == REPLAY_ECONFIG || rc == REPLAY_EUNSUPPORTED ? 2 : 1;
-}
-
-/* ---- the overview ---- */
-
-struct consumer_rows {
-    json_t *list;       /* --json: array of {"id", "items", "unseen_ms"} */
-    const char *prefix; /* text: "replay_<type>:processing:" */
-    bool any;
-};
-
-static void unseen_text(long long ms, char *out, size_t size)
-{
-    if (ms < 0)
+    long long v = json_is_integer(ms) ? (long long)json_integer_value(ms) : -1;
+    if (v < 0)
         snprintf(out, size, "no liveness record");
-    else if (ms < 120000)
-        snprintf(out, size, "%lld s ago", ms / 1000);
-    else if (ms < 7200000)
-        snprintf(out, size, "%lld min ago", ms / 60000);
+    else if (v < 120000)
+        snprintf(out, size, "%lld s ago", v / 1000);
+    else if (v < 7200000)
+        snprintf(out, size, "%lld min ago", v / 60000);
     else
-        snprintf(out, size, "%lld h ago", ms / 3600000);
+        snprintf(out, size, "%lld h ago", v / 3600000);
 }
 
 static void on_consumer(const char *consumer, long long depth, long long unseen_ms, void *ud)
 {
-    struct consumer_rows *rows = ud;
-    char seen[64];
-    if (rows->list != NULL) {
-        json_array_append_new(rows->list, json_pack("{s:s, s:I, s:o}", "id", consumer, "items",
-                                                     (json_int_t)depth, "unseen_ms",
-                                                     unseen_ms < 0 ? json_null()
-                                                                   : json_integer(unseen_ms)));
-        return;
-    }
-    unseen_text(unseen_ms, seen, sizeof(seen));
-    printf("    %s%s  %lld item(s), seen %s\n", rows->prefix, consumer, depth, seen);
-    rows->any = true;
+    json_array_append_new(ud, json_pack("{s:s, s:I, s:o}", "id", consumer, "items",
+                                        (json_int_t)depth, "unseen_ms",
+                                        unseen_ms < 0 ? json_null() : json_integer(unseen_ms)));
 }
 
-static int overview_type(struct replay_queue *q, enum replay_queue_type t, json_t *out,
-                         struct replay_err *err)
+static int collect_type(struct replay_queue *q, enum replay_queue_type t, json_t *out,
+                        struct replay_err *err)
 {
     struct replay_queue_counts n;
-    char prefix[64];
     int rc = replay_queue_counts(q, t, &n, err);
     if (rc < 0)
         return rc;
-    snprintf(prefix, sizeof(prefix), "%s:processing:", replay_queue_key(t));
-    struct consumer_rows rows = {out != NULL ? json_array() : NULL, prefix, false};
-    if (out == NULL)
-        printf("  %-20s %8lld %11lld %6lld %10lld\n", replay_queue_key(t), n.queued, n.processing,
-               n.bad, n.consumers);
+    json_t *consumers = json_array();
     if (n.processing > 0 || n.consumers > 0)
-        rc = replay_queue_each_processing(q, t, on_consumer, &rows, err);
-    if (out != NULL)
-        json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:I, s:o}", "type",
-                                             replay_queue_type_name(t), "key",
-                                             replay_queue_key(t), "queued", (json_int_t)n.queued,
-                                             "processing", (json_int_t)n.processing, "bad",
-                                             (json_int_t)n.bad, "consumers", rows.list));
+        rc = replay_queue_each_processing(q, t, on_consumer, consumers, err);
+    json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:I, s:o}", "type",
+                                         replay_queue_type_name(t), "key", replay_queue_key(t),
+                                         "queued", (json_int_t)n.queued, "processing",
+                                         (json_int_t)n.processing, "bad", (json_int_t)n.bad,
+                                         "consumers", consumers));
     return rc;
 }
 
-static int overview_checkpoints(struct replay_queue *q, json_t *out, struct replay_err *err)
+static int collect_checkpoints(struct replay_queue *q, json_t *out, struct replay_err *err)
 {
     for (int t = REPLAY_QUEUE_BADLIST; t <= REPLAY_QUEUE_WORKFLOW; t++) {
         char *v = NULL;
         int rc = replay_queue_checkpoint_get(q, (enum replay_queue_type)t, &v, err);
         if (rc < 0)
             return rc;
-        if (out != NULL)
-            json_object_set_new(out, replay_queue_type_name((enum replay_queue_type)t),
-                                json_string(v));
-        else
-            printf("  %-10s %s\n", replay_queue_type_name((enum replay_queue_type)t), v);
+        json_object_set_new(out, replay_queue_type_name((enum replay_queue_type)t),
+                            json_string(v));
         free(v);
     }
     return 0;
 }
 
-static int overview(const struct replay_config *cfg, const struct queues_args *a)
+int ctl_queues_collect(const struct replay_config *cfg, long timeout_s, json_t *out,
+                       struct replay_err *err)
 {
     struct replay_queue *q = NULL, *p = NULL;
-    struct replay_err err = {0};
     char safe[512], psafe[512];
-    json_t *root = a->json ? json_object() : NULL, *queues = a->json ? json_array() : NULL;
-    json_t *cps = a->json ? json_object() : NULL;
+    json_t *queues = json_array(), *cps = json_object();
     replay_redact_url(cfg->redis.url, safe, sizeof(safe));
     replay_redact_url(cfg->redis.persistent_url, psafe, sizeof(psafe));
-    int rc = open_redis(cfg->redis.url, "queues", a->timeout_s, &q, &err);
-    if (rc == 0 && !a->json)
-        printf("queues on %s (from %s)\n  %-20s %8s %11s %6s %10s\n", safe, cfg->redis.url_source,
-               "queue", "queued", "processing", "bad", "consumers");
+    json_object_set_new(out, "redis", json_string(safe));
+    json_object_set_new(out, "redis_from", json_string(cfg->redis.url_source));
+    json_object_set_new(out, "persistent_redis", json_string(psafe));
+    json_object_set_new(out, "persistent_redis_from",
+                        json_string(cfg->redis.persistent_url_source));
+    json_object_set_new(out, "queues", queues);
+    json_object_set_new(out, "checkpoints", cps);
+    int rc = open_redis(cfg->redis.url, "queues", timeout_s, &q, err);
     for (int t = 0; rc == 0 && t < REPLAY_QUEUE_TYPE_COUNT; t++)
-        rc = overview_type(q, (enum replay_queue_type)t, queues, &err);
+        rc = collect_type(q, (enum replay_queue_type)t, queues, err);
     if (rc == 0)
-        rc = open_redis(cfg->redis.persistent_url, "checkpoints", a->timeout_s, &p, &err);
-    if (rc == 0 && !a->json)
-        printf("checkpoints on %s (from %s)\n", psafe, cfg->redis.persistent_url_source);
+        rc = open_redis(cfg->redis.persistent_url, "checkpoints", timeout_s, &p, err);
     if (rc == 0)
-        rc = overview_checkpoints(p, cps, &err);
-    if (rc == 0 && a->json) {
-        json_object_set_new(root, "redis", json_string(safe));
-        json_object_set_new(root, "persistent_redis", json_string(psafe));
-        json_object_set_new(root, "queues", json_incref(queues));
-        json_object_set_new(root, "checkpoints", json_incref(cps));
-        char *s = json_dumps(root, JSON_INDENT(2));
-        printf("%s\n", s != NULL ? s : "{}");
-        free(s);
-    }
-    json_decref(root);
-    json_decref(queues);
-    json_decref(cps);
+        rc = collect_checkpoints(p, cps, err);
     replay_queue_close(p);
     replay_queue_close(q);
-    return rc < 0 ? ctl_fail(CMD, fail_code(rc), "%s", err.msg) : 0;
+    return rc;
+}
+
+void ctl_queues_print(json_t *o)
+{
+    size_t i, j;
+    json_t *row, *c;
+    const char *key, *cp;
+    printf("queues on %s (from %s)\n  %-20s %8s %11s %6s %10s\n", ctl_str(o, "redis"),
+           ctl_str(o, "redis_from"), "queue", "queued", "processing", "bad", "consumers");
+    json_array_foreach(json_object_get(o, "queues"), i, row) {
+        key = ctl_str(row, "key");
+        printf("  %-20s %8lld %11lld %6lld %10zu\n", key, ctl_int(row, "queued"),
+               ctl_int(row, "processing"), ctl_int(row, "bad"),
+               json_array_size(json_object_get(row, "consumers")));
+        json_array_foreach(json_object_get(row, "consumers"), j, c) {
+            char seen[64];
+            unseen_text(json_object_get(c, "unseen_ms"), seen, sizeof(seen));
+            printf("    %s:processing:%s  %lld item(s), seen %s\n", key, ctl_str(c, "id"),
+                   ctl_int(c, "items"), seen);
+        }
+    }
+    printf("checkpoints on %s (from %s)\n", ctl_str(o, "persistent_redis"),
+           ctl_str(o, "persistent_redis_from"));
+    json_t *v;
+    json_object_foreach(json_object_get(o, "checkpoints"), cp, v)
+        printf("  %-10s %s\n", cp, json_string_value(v));
+}
+
+static int overview(const struct replay_config *cfg, const struct queues_args *a)
+{
+    struct replay_err err = {0};
+    json_t *root = json_object();
+    int rc = ctl_queues_collect(cfg, a->timeout_s, root, &err);
+    if (rc == 0 && a->json)
+        ctl_print_json(root);
+    else if (rc == 0)
+        ctl_queues_print(root);
+    json_decref(root);
+    return rc < 0 ? ctl_fail(CMD, ctl_fail_code(rc), "%s", err.msg) : 0;
 }
 
 /* ---- :bad entries ---- */
@@ -271,15 +270,12 @@ static int show_bad(const struct replay_config *cfg, const struct queues_args *a
     if (rc == 0)
         rc = replay_queue_each_bad(q, t, (size_t)a->limit, PREVIEW_BYTES, on_bad, &rows, &err);
     replay_queue_close(q);
-    if (rc == 0 && a->json) {
-        char *s = json_dumps(rows.list, JSON_INDENT(2));
-        printf("%s\n", s != NULL ? s : "[]");
-        free(s);
-    } else if (rc == 0 && rows.index == 0) {
+    if (rc == 0 && a->json)
+        ctl_print_json(rows.list);
+    else if (rc == 0 && rows.index == 0)
         printf("%s:bad is empty\n", replay_queue_key(t));
-    }
     json_decref(rows.list);
-    return rc < 0 ? ctl_fail(CMD, fail_code(rc), "%s", err.msg) : 0;
+    return rc < 0 ? ctl_fail(CMD, ctl_fail_code(rc), "%s", err.msg) : 0;
 }
 
 static int requeue_bad(const struct replay_config *cfg, const struct queues_args *a)
@@ -300,7 +296,7 @@ static int requeue_bad(const struct replay_config *cfg, const struct queues_args
                    replay_queue_key((enum replay_queue_type)i));
     }
     replay_queue_close(q);
-    return rc < 0 ? ctl_fail(CMD, fail_code(rc), "%s", err.msg) : 0;
+    return rc < 0 ? ctl_fail(CMD, ctl_fail_code(rc), "%s", err.msg) : 0;
 }
 
 int ctl_queues(int argc, char **argv, const struct ctl_globals *g)

@@ -19,79 +19,26 @@
  * Passing failures are retried per document; a document the target refuses (4xx,
  * or a 500 that stays) is recorded and the rest go on; the file then fails with
  * the list. */
-#include <errno.h>
 #include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "replay/cart.h"
+#include "replay/archive.h"
 #include "replay/jsonstream.h"
 #include "replay/log.h"
 #include "replay/service.h"
 #include "worker.h"
 
-#define READ_BLOCK (64u * 1024u)
-
 /* ---- reading the export ---- */
 
-/* Reads the file from where its offset is (read_export rewinds it first). */
-static int fd_read(void *ctx, void *buf, size_t cap, size_t *got, struct replay_err *err)
-{
-    ssize_t n;
-    do
-        n = read(*(const int *)ctx, buf, cap);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return replay_err_sys(err, REPLAY_EIO, errno, "read the export");
-    *got = (size_t)n;
-    return 0;
-}
-
-/* Feeds the whole file (un-CaRTed when it is a CaRT) to `js`. */
-static int read_export(struct lworker_job *j, struct replay_jsonstream *js, char *buf,
-                       struct replay_err *err)
-{
-    struct replay_cart_dec_opts o = {.require_digests = true, .threads = 1,
-                                     .cancel = j->r->cancel};
-    struct replay_cart_dec *dec = NULL;
-    int code = lseek(j->fd, 0, SEEK_SET) == 0
-                   ? 0
-                   : replay_err_sys(err, REPLAY_EIO, errno, "rewind the export");
-    if (code == 0 && j->kind == REPLAY_NAMES_JSON_CART)
-        code = replay_cart_dec_new(&o, fd_read, &j->fd, &dec, err);
-    for (size_t got = 1; code == 0 && got > 0;) {
-        code = dec != NULL ? replay_cart_dec_read(dec, buf, READ_BLOCK, &got, err)
-                           : fd_read(&j->fd, buf, READ_BLOCK, &got, err);
-        if (code == 0 && got > 0)
-            code = replay_jsonstream_feed(js, buf, got, err);
-        if (code == 0 && replay_cancel_requested(j->r->cancel))
-            code = replay_err_set(err, REPLAY_ECANCELED, "canceled by shutdown");
-    }
-    if (code == 0)
-        code = replay_jsonstream_finish(js, err);
-    replay_cart_dec_free(dec);
-    return code;
-}
-
+/* Streams the whole export (common/archive: digests, syntax) to fn. */
 static int stream_export(struct lworker_job *j, replay_jsonstream_item_fn fn, void *ctx,
                          struct replay_err *err)
 {
-    struct replay_jsonstream_opts o = {.expect = REPLAY_JSONSTREAM_ARRAY, .on_item = fn,
-                                       .ctx = ctx};
-    struct replay_jsonstream *js = NULL;
-    char *buf = malloc(READ_BLOCK);
-    int code = buf != NULL ? replay_jsonstream_new(&o, &js, err)
-                           : replay_err_set(err, REPLAY_ENOMEM, "out of memory");
-    if (code == 0)
-        code = read_export(j, js, buf, err);
-    if (code == 0)
-        j->items_total = replay_jsonstream_items(js);
-    replay_jsonstream_free(js);
-    free(buf);
-    return code;
+    return replay_archive_export_fd(j->fd, j->kind == REPLAY_NAMES_JSON_CART, fn, ctx,
+                                    j->r->cancel, &j->items_total, NULL, err);
 }
 
 /* ---- one document ---- */

@@ -29,6 +29,10 @@ log=$T/all-output
   done
   "$(bin replay-ctl)" --config "$T/replay.yml" config || true
   "$(bin replay-ctl)" --config "$T/replay.yml" config --check --for loader || true
+  "$(bin replay-ctl)" --config "$T/replay.yml" config --json || true
+  "$(bin replay-ctl)" --config "$T/replay.yml" status --timeout 1 || true
+  "$(bin replay-ctl)" --config "$T/replay.yml" status --json --timeout 1 || true
+  "$(bin replay-ctl)" --config "$T/replay.yml" request --attempts 1 alert a1 || true
   # A host with a password and a scheme the client refuses.
   sed "s#http://proxyuser#ftp://proxyuser#" "$T/replay.yml" >"$T/bad-host.yml"
   "$(bin replay-creator)" --config "$T/bad-host.yml" || true

@@ -404,8 +404,107 @@ static void test_archive_check_fd_reads_from_the_start_and_keeps_the_offset(void
     close(fd);
     struct replay_err err = {0};
     assert_int_equal(replay_archive_check_fd(-1, NULL, NULL, NULL, &err), REPLAY_EIO);
-    assert_non_null(strstr(err.msg, "read the bundle at offset 0"));
+    assert_non_null(strstr(err.msg, "read the file at offset 0"));
     free(carted.p);
+}
+
+static int fd_of(const struct buf *b)
+{
+    int fd = memfd_create("file", 0);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, b->p, b->len), (ssize_t)b->len);
+    return fd;
+}
+
+static void test_archive_inspect_fd_hands_over_results_json_and_the_digests(void **state)
+{
+    (void)state;
+    struct buf carted = cart_of(make_tar(&results_ok, 1, TAR_GZIP), BUNDLE_HEADER);
+    struct buf got = {malloc(CAP), 0};
+    int fd = fd_of(&carted);
+    struct replay_archive_summary sum;
+    assert_int_equal(replay_archive_inspect_fd(fd, NULL, to_buf, &got, NULL, &sum, NULL), 0);
+    assert_int_equal(got.len, strlen(results_ok.data));
+    assert_memory_equal(got.p, results_ok.data, got.len);
+    assert_int_equal(strlen(sum.digests.sha256), 64);
+    assert_true(sum.digests.length > 0);
+    assert_int_equal(sum.digests.cart_size, carted.len);
+    close(fd);
+    free(carted.p);
+    free(got.p);
+}
+
+static int count_items(void *ctx, const struct replay_jsonstream_item *it, struct replay_err *err)
+{
+    (void)err;
+    assert_non_null(it->json);
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static void test_archive_export_fd_checks_and_counts_plain_and_carted_exports(void **state)
+{
+    (void)state;
+    const char *text = "[{\"id\": \"a\"}, {\"id\": \"b\"}, {\"id\": \"c\"}]";
+    struct buf plain = {(uint8_t *)strdup(text), strlen(text)};
+    struct buf copy = {malloc(plain.len), plain.len};
+    memcpy(copy.p, plain.p, plain.len);
+    struct buf carted = cart_of(copy, NULL);
+    size_t items = 0, seen = 0;
+    struct replay_cart_digests d = {0};
+    int fd = fd_of(&plain);
+    assert_int_equal(replay_archive_export_fd(fd, false, count_items, &seen, NULL, &items, &d,
+                                              NULL), 0);
+    assert_int_equal(items, 3);
+    assert_int_equal(seen, 3);
+    assert_string_equal(d.sha256, ""); /* not a CaRT: no digests */
+    close(fd);
+    fd = fd_of(&carted);
+    assert_int_equal(replay_archive_export_fd(fd, true, NULL, NULL, NULL, &items, &d, NULL), 0);
+    assert_int_equal(items, 3);
+    assert_int_equal(d.length, strlen(text));
+    assert_int_equal(strlen(d.sha256), 64);
+    close(fd);
+    free(plain.p);
+    free(carted.p);
+}
+
+static void test_archive_export_fd_refuses_corrupt_exports(void **state)
+{
+    (void)state;
+    static const char *texts[] = {"[{\"id\": \"a\"},", "{\"id\": \"a\"}", ""};
+    for (size_t i = 0; i < 3; i++) {
+        struct buf b = {(uint8_t *)strdup(texts[i]), strlen(texts[i])};
+        struct replay_err err = {0};
+        int fd = fd_of(&b);
+        assert_int_equal(replay_archive_export_fd(fd, false, NULL, NULL, NULL, NULL, NULL, &err),
+                         REPLAY_EFORMAT);
+        close(fd);
+        free(b.p);
+    }
+    /* A CaRT with the footer of another one of the same length. */
+    struct buf a = {(uint8_t *)strdup("[1, 2]"), 6}, b = {(uint8_t *)strdup("[3, 4]"), 6};
+    struct buf ca = cart_of(a, NULL), cb = cart_of(b, NULL);
+    size_t pa, la, pb, lb;
+    footer_of(&ca, &pa, &la);
+    footer_of(&cb, &pb, &lb);
+    memcpy(ca.p + pa, cb.p + pb, la);
+    int fd = fd_of(&ca);
+    struct replay_err err = {0};
+    assert_int_equal(replay_archive_export_fd(fd, true, NULL, NULL, NULL, NULL, NULL, &err),
+                     REPLAY_EINTEGRITY);
+    close(fd);
+    struct replay_cancel *c = replay_cancel_new();
+    replay_cancel_request(c);
+    fd = fd_of(&cb);
+    assert_int_equal(replay_archive_export_fd(fd, true, NULL, NULL, c, NULL, NULL, NULL),
+                     REPLAY_ECANCELED);
+    close(fd);
+    replay_cancel_free(c);
+    assert_int_equal(replay_archive_export_fd(-1, false, NULL, NULL, NULL, NULL, NULL, NULL),
+                     REPLAY_EIO);
+    free(ca.p);
+    free(cb.p);
 }
 
 int main(void)
@@ -422,6 +521,9 @@ int main(void)
         cmocka_unit_test(test_archive_refuses_truncated_corrupt_empty_and_foreign_files),
         cmocka_unit_test(test_archive_passes_read_errors_and_shutdown_through),
         cmocka_unit_test(test_archive_check_fd_reads_from_the_start_and_keeps_the_offset),
+        cmocka_unit_test(test_archive_inspect_fd_hands_over_results_json_and_the_digests),
+        cmocka_unit_test(test_archive_export_fd_checks_and_counts_plain_and_carted_exports),
+        cmocka_unit_test(test_archive_export_fd_refuses_corrupt_exports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,13 @@
  * decrypt), REPLAY_EIO (reading failed: not the file's fault, try again),
  * REPLAY_ECANCELED, REPLAY_ENOMEM.
  *
+ * replay_archive_inspect_fd() is the same check handing results.json's bytes to
+ * the caller as they stream (replay-ctl verify summarizes them).
+ *
+ * List exports (`<collection>_<time>.al_json[.cart]`, formats.md §3.4) have their
+ * own check, replay_archive_export_fd(): the CaRT's digests (required), then the
+ * text as a JSON array (jsonstream.h), its elements handed to the caller.
+ *
  * Parsers do no I/O: replay_archive_check() reads through a callback;
  * replay_archive_check_fd() is the helper on a file. Memory is flat (libarchive's
  * and the CaRT decoder's buffers). Thread-safe: each call is independent.
@@ -44,6 +51,7 @@
 
 #include "replay/cart.h"
 #include "replay/error.h"
+#include "replay/jsonstream.h"
 #include "replay/lifecycle.h"
 
 #define REPLAY_ARCHIVE_BUNDLE_TYPE "archive/bundle/al"
@@ -67,7 +75,13 @@ struct replay_archive_summary {
     uint64_t members;          /* tar members */
     uint64_t bytes;            /* declared bytes of member data */
     uint64_t results_json;     /* size of results.json */
+    struct replay_cart_digests digests; /* when carted: of the data inside the CaRT */
 };
+
+/* Receives the next `len` bytes of results.json (borrowed for the call); returns 0
+ * to go on or a negative REPLAY_E* code (err set) that ends the check. */
+typedef int (*replay_archive_results_fn)(void *ctx, const void *buf, size_t len,
+                                         struct replay_err *err);
 
 /* Checks the bundle read through `read(ctx, ...)` from its first byte to its end.
  * `limits` and `out` may be NULL; `cancel` NULL means never canceled. Calls
@@ -84,5 +98,25 @@ REPLAY_MUST_CHECK int replay_archive_check_fd(int fd, const struct replay_archiv
                                               const struct replay_cancel *cancel,
                                               struct replay_archive_summary *out,
                                               struct replay_err *err);
+
+/* replay_archive_check_fd() that also gives results.json's bytes, as they are
+ * checked, to on_results(ctx, ...) (NULL: none). */
+REPLAY_MUST_CHECK int replay_archive_inspect_fd(int fd, const struct replay_archive_limits *limits,
+                                                replay_archive_results_fn on_results, void *ctx,
+                                                const struct replay_cancel *cancel,
+                                                struct replay_archive_summary *out,
+                                                struct replay_err *err);
+
+/* Checks the list export `fd` (borrowed, read with pread() from offset 0): when
+ * `carted`, a CaRT whose footer has digests that match (REPLAY_EINTEGRITY
+ * otherwise), un-CaRTed as it streams; the text a JSON array, each element given
+ * to on_item(ctx, ...) (NULL: checked only; see jsonstream.h). *items (optional)
+ * gets the elements seen, *digests (optional, when carted) the CaRT's digests.
+ * Errors: those of cart.h and jsonstream.h, on_item's, REPLAY_EIO, REPLAY_ECANCELED. */
+REPLAY_MUST_CHECK int replay_archive_export_fd(int fd, bool carted,
+                                               replay_jsonstream_item_fn on_item, void *ctx,
+                                               const struct replay_cancel *cancel, size_t *items,
+                                               struct replay_cart_digests *digests,
+                                               struct replay_err *err);
 
 #endif
