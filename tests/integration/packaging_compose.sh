@@ -137,6 +137,91 @@ loader_volumes_ok standalone replay_loader_worker "$S/data/input" "$S/data/faile
 has standalone "services.redis.command[2]=yes"
 assert_contains "$(get standalone services.redis.volumes)" '"redis-data:/data:rw"' "redis volume"
 
+note "permissions as 1000:1000 and 2000:2000: image directories, host directories made as the docs say, the services' start"
+# What a container sees without a Docker engine: the image's directories
+# (docker/image-dirs.sh under a scratch root), the host directories made by
+# compose/replay-dirs.sh (the documented step), and the services run as the user.
+command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed"
+[ "$(id -u)" -eq 0 ] || fail "the permission checks change owners and switch users: run as root (as CI does)"
+chmod 0755 "$T"
+IMG=$T/image
+sh "$REPLAY_SOURCE_DIR/docker/image-dirs.sh" "$IMG"
+DIRS=$C/replay-dirs.sh
+start_redis
+for ids in 1000:1000 2000:2000; do
+  uid=${ids%:*} gid=${ids#*:}
+  AS=(setpriv --reuid="$uid" --regid="$gid" --clear-groups)
+  as() { "${AS[@]}" "$@"; }
+  P=$T/perm-$uid
+  cp -r "$FIX/appliance" "$P"
+  cp "$C/replay-compose.yaml" "$P/"
+  cp "$C/replay.yml" "$P/config/replay.yml"
+  chmod 0644 "$P/config/replay.yml"
+  cat "$C/replay.env.example" >>"$P/.env"
+  cat >>"$P/.env" <<ENV
+REPLAY_OUTPUT_DIR=$P/srv/out
+REPLAY_CREATOR_WORK_DIR=$P/srv/creator
+REPLAY_INPUT_DIR=$P/srv/in
+REPLAY_FAILED_DIR=$P/srv/failed
+REPLAY_LOADER_WORK_DIR=$P/srv/loader
+REPLAY_UID=$uid
+REPLAY_GID=$gid
+ENV
+  compose_config "perm-$uid" "$P" docker-compose.yaml replay-compose.yaml
+  for s in replay_creator replay_creator_worker replay_loader replay_loader_worker; do
+    has "perm-$uid" "services.$s.user=$uid:$gid"
+  done
+  loader_volumes_ok "perm-$uid" replay_loader_worker "$P/srv/in" "$P/srv/failed" "$P/srv/loader"
+  # Docker makes a missing bind source root-owned 0755: the loader worker, run as
+  # the user on such a directory, stops at once naming it.
+  mkdir -p "$P/srv"
+  install -d -m 0755 "$P/srv/in" "$P/srv/failed" "$P/srv/loader"
+  printf 'loader:\n  client: {type: api, options: {host: "http://127.0.0.1:9", user: u, apikey: "u:k"}}\n  input_directory: "%s"\n  failed_directory: "%s"\n  working_directory: "%s"\n  input_threads: 1\nredis: {url: "%s", persistent_url: "%s"}\n' \
+    "$P/srv/in" "$P/srv/failed" "$P/srv/loader" "$REDIS_URL" "$REDIS_URL" >"$P/loader.yml"
+  chmod 0644 "$P/loader.yml"
+  run as "$(bin replay-loader-worker)" --config "$P/loader.yml" --log-format text
+  assert_eq 2 "$rc" "$ids: exit code of the loader worker on Docker-made directories"
+  assert_contains "$err" "Bad configuration: loader.input_directory: " "$ids: loader worker on Docker-made directories"
+  # The documented step, then what each side's user can do there.
+  for side in creator loader; do
+    run "$DIRS" $side "$P/.env"
+    [ "$rc" -eq 0 ] || fail "$ids: replay-dirs.sh $side: exit $rc: $err"
+  done
+  for d in out creator in failed loader; do
+    assert_eq "$uid:$gid 770" "$(stat -c '%u:%g %a' "$P/srv/$d")" "$ids: owner and mode of $d"
+    as test -w "$P/srv/$d" || fail "$ids: $P/srv/$d is not writable by $ids"
+  done
+  # replay.yml bound into the image's /etc/assemblyline: readable by the user.
+  cp -p "$P/config/replay.yml" "$IMG/etc/assemblyline/replay.yml"
+  as cat "$IMG/etc/assemblyline/replay.yml" >/dev/null ||
+    fail "$ids: the image's /etc/assemblyline/replay.yml is not readable by $ids ($(stat -c '%A %u:%g' "$IMG/etc/assemblyline"))"
+  # The loader and its worker start as the user on those directories: each
+  # touches its heartbeat (its threads run), and stops cleanly on SIGTERM.
+  install -d -o "$uid" -g "$gid" "$P/hb"
+  for svc in loader loader-worker; do
+    REPLAY_HEARTBEAT_FILE=$P/hb/$svc "${AS[@]}" "$(bin replay-$svc)" --config "$P/loader.yml" --log-format text \
+      >"$P/$svc.log" 2>&1 &
+    pid=$!
+    on_exit "kill -KILL $pid 2>/dev/null"
+    wait_until 60 test -e "$P/hb/$svc" ||
+      fail "$ids: replay-$svc wrote no heartbeat within 60 s: $(tail -5 "$P/$svc.log")"
+    kill -TERM "$pid"
+    wait "$pid" && rc=0 || rc=$?
+    assert_eq 0 "$rc" "$ids: exit code of replay-$svc after SIGTERM ($(tail -3 "$P/$svc.log"))"
+  done
+  # An unreadable replay.yml is reported by the documented step.
+  chmod 0600 "$P/config/replay.yml"
+  run "$DIRS" loader "$P/.env"
+  assert_eq 2 "$rc" "$ids: replay-dirs.sh with an unreadable replay.yml"
+  assert_contains "$err" "config/replay.yml is not readable by uid $uid gid $gid" "$ids: replay-dirs.sh"
+done
+# The standalone .env's relative paths are the compose directory's, as Compose reads them.
+run "$DIRS" loader "$S/.env"
+[ "$rc" -eq 0 ] || fail "replay-dirs.sh loader on the standalone .env: exit $rc: $err"
+assert_eq "1000:1000 770" "$(stat -c '%u:%g %a' "$S/data/input")" "standalone input directory"
+run "$DIRS" sideways "$P/.env"
+assert_eq 2 "$rc" "replay-dirs.sh with an unknown side"
+
 note "replay.yml files pass the config checker"
 for f in "$C/replay.yml" "$C/standalone/replay.yml"; do
   run "$CTL" --config "$f" config --check

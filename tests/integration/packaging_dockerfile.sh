@@ -33,32 +33,47 @@ ins() { awk -F'\t' -v s="$1" -v i="$2" '$1 == s && $2 == i { print $3 }' "$T/ins
 
 note "stages"
 assert_eq "2" "$(awk -F'\t' '$2 == "FROM"' "$T/instructions" | wc -l)" "number of stages"
-assert_eq 'DEBIAN_IMAGE=debian:12 DEBIAN_SLIM_IMAGE=debian:12-slim' "$(ins 0 ARG | tr '\n' ' ' | sed 's/ $//')" \
-  "base image arguments"
+# Base images pinned by digest, each with its tag in the comment line above it.
+assert_eq 'DEBIAN_IMAGE=debian:12@ DEBIAN_SLIM_IMAGE=debian:12-slim@' \
+  "$(ins 0 ARG | sed 's/sha256:[0-9a-f]\{64\}$//' | tr '\n' ' ' | sed 's/ $//')" "base image arguments (tag@sha256:digest)"
+for tag in debian:12 debian:12-slim; do
+  grep -B1 "^ARG [A-Z_]*=$tag@sha256:" "$DF" | head -1 | grep -qxF "# $tag" ||
+    fail "the base image $tag has no '# $tag' comment line above its pinned ARG"
+done
 assert_eq '${DEBIAN_IMAGE} AS build' "$(ins 1 FROM)" "build stage"
 assert_eq '${DEBIAN_SLIM_IMAGE} AS runtime' "$(ins 2 FROM)" "final (runtime) stage"
 
 note "build stage runs CI's commands"
 build_run=$(ins 1 RUN)
-assert_contains "$build_run" "/src/scripts/setup --no-npm" "build stage"
-grep -q -- '--no-npm)' "$REPLAY_SOURCE_DIR/scripts/setup" || fail "scripts/setup has no --no-npm option"
+assert_contains "$build_run" "/src/scripts/setup --build-only" "build stage"
+grep -q -- '--build-only)' "$REPLAY_SOURCE_DIR/scripts/setup" || fail "scripts/setup has no --build-only option"
 cmake_line=$(printf '%s\n' "$build_run" | grep 'cmake -S /src -B /build') || fail "build stage does not configure with CMake"
 for opt in -DREPLAY_BUILD_TESTS=OFF -DREPLAY_TEST_HOOKS=OFF -DCMAKE_BUILD_TYPE=Release; do
   assert_contains "$cmake_line" "$opt" "build stage cmake command"
 done
-# The build stage has only what scripts/setup installs: every pkg-config module the
-# CMake files require must come from a package in its list.
-setup_pkgs=" $(sed -n '/^packages=(/,/^)/p' "$REPLAY_SOURCE_DIR/scripts/setup" | sed 's/#.*//; s/packages=(//; s/)//' | tr -s ' \n' '  ') "
-modules=$(find "$REPLAY_SOURCE_DIR" -name CMakeLists.txt -not -path '*/build*' -exec cat {} + |
-  sed -n 's/.*pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET \([^)]*\)).*/\1/p' | tr ' ' '\n' | sort -u)
-[ -n "$modules" ] || fail "found no pkg_check_modules in the CMake files"
+# The build stage has only what `scripts/setup --build-only` installs: the
+# pkg-config modules a configure without tests requires (read from its cache)
+# must each come from a package in that list, and every -dev package there must
+# serve one of them.
+setup_pkgs=" $(sed -n '/^build_packages=(/,/^)/p' "$REPLAY_SOURCE_DIR/scripts/setup" | sed 's/#.*//; s/build_packages=(//; s/)//' | tr -s ' \n' '  ') "
+[ "$setup_pkgs" != "  " ] || fail "no build_packages list in scripts/setup"
+cmake -S "$REPLAY_SOURCE_DIR" -B "$T/cfg" -DREPLAY_BUILD_TESTS=OFF -DREPLAY_TEST_HOOKS=OFF >"$T/cfg.log" 2>&1 ||
+  fail "cmake configure without tests failed: $(tail -3 "$T/cfg.log")"
+modules=$(sed -n 's/^__pkg_config_arguments_[A-Z_]*:INTERNAL=REQUIRED;IMPORTED_TARGET;//p' "$T/cfg/CMakeCache.txt" | tr ';' '\n' | sort -u)
+[ -n "$modules" ] || fail "found no pkg-config modules in the CMake cache"
+used_devs=" "
 for m in $modules; do
   pc=$(pkg-config --variable=pcfiledir "$m" 2>/dev/null)/$m.pc || true
   dev=$(dpkg -S "$pc" 2>/dev/null | head -1 | cut -d: -f1) || true
   [ -n "$dev" ] || fail "pkg-config module $m: no Debian package provides $pc here"
+  used_devs+="$dev "
   case "$setup_pkgs" in *" $dev "*) ;; *)
-    fail "the build needs pkg-config module $m ($dev), which scripts/setup does not install: the image's build stage would fail" ;;
+    fail "the build needs pkg-config module $m ($dev), which scripts/setup --build-only does not install: the image's build stage would fail" ;;
   esac
+done
+for p in $setup_pkgs; do
+  case "$p" in *-dev) case "$used_devs" in *" $p "*) ;; *)
+    fail "scripts/setup --build-only installs $p, which no pkg-config module of the build needs" ;; esac ;; esac
 done
 for opt in REPLAY_BUILD_TESTS REPLAY_TEST_HOOKS; do
   grep -q "^option($opt " "$REPLAY_SOURCE_DIR/CMakeLists.txt" || fail "CMakeLists.txt has no option $opt"
@@ -75,18 +90,17 @@ assert_eq "1000:1000" "$(ins 2 USER | tail -1)" "last USER of the final stage"
 rt_run=$(ins 2 RUN)
 assert_contains "$rt_run" "useradd --uid 1000 --gid 1000 --home-dir /var/lib/assemblyline" "runtime user"
 assert_contains "$rt_run" "groupadd --gid 1000 assemblyline" "runtime group"
-# The directories after "install -d -o 1000 -g 1000 [-m MODE]".
-owned=$(printf '%s\n' "$rt_run" | grep -o 'install -d -o 1000 -g 1000[^&]*' | sed 's/install -d -o 1000 -g 1000//; s/-m [0-7]*//' | tr -s ' ' '\n')
-for d in /tmp/replay /tmp/replay/work /tmp/replay/input /tmp/replay/output /tmp/replay/failed; do
-  printf '%s\n' "$owned" | grep -qxF "$d" || fail "$d is not created owned by 1000:1000 (owned: ${owned//$'\n'/ })"
-done
+# The directories: docker/image-dirs.sh, copied in and run on /; the compose test
+# runs it under a scratch root and checks who can reach what.
+assert_contains "$(ins 2 COPY)" "docker/image-dirs.sh /usr/local/lib/replay/image-dirs.sh" "runtime stage copies image-dirs.sh"
+assert_contains "$rt_run" "sh /usr/local/lib/replay/image-dirs.sh /" "runtime stage runs image-dirs.sh"
 # Packages installed by the runtime stage.
 pkgs=$(printf '%s\n' "$rt_run" | grep -o 'apt-get install [^&]*' | sed 's/apt-get install//' | tr ' ' '\n' | grep -v '^-' | grep -v '^$' | sort -u)
 [ -n "$pkgs" ] || fail "the runtime stage installs no packages"
 for p in $pkgs; do
   ! is_build_tool "$p" || fail "runtime stage installs a build tool or headers: $p"
 done
-copies=$(ins 2 COPY)
+copies=$(ins 2 COPY | grep -- '--from=build')
 assert_eq "--from=build /opt/replay/bin/ /usr/local/bin/" "$copies" "what the runtime stage copies from the build"
 # The build's install tree holds the executables and nothing else (no headers, no libraries).
 cmake --install "$REPLAY_BUILD_DIR" --prefix "$T/inst" >"$T/install.log" 2>&1 ||
@@ -165,6 +179,7 @@ note "every library the executables load comes from those packages"
 sanitized=no
 grep -q '^REPLAY_SANITIZE:BOOL=ON' "$REPLAY_BUILD_DIR/CMakeCache.txt" 2>/dev/null && sanitized=yes
 checked=0
+linked=" "
 for exe in replay-creator replay-creator-worker replay-loader replay-loader-worker replay-ctl; do
   path=$(bin "$exe")
   ldd "$path" >"$T/ldd.$exe" 2>&1 || { sleep 1; ldd "$path" >"$T/ldd.$exe" 2>&1; } ||
@@ -182,6 +197,7 @@ for exe in replay-creator replay-creator-worker replay-loader replay-loader-work
       # A library the executable names itself: listed explicitly, or in the base image.
       printf '%s\n' "$pkgs" | grep -qxF "$pkg" || in_base "$pkg" ||
         fail "$exe links $lib from $pkg, which the runtime stage does not install"
+      linked+="$pkg "
     else
       case "$closure" in *" $pkg "*) ;; *)
         in_base "$pkg" || fail "$exe loads $lib from $pkg, not installed by the runtime stage nor its dependencies" ;;
@@ -191,4 +207,10 @@ for exe in replay-creator replay-creator-worker replay-loader replay-loader-work
   done < <(grep -v '^[[:space:]]*statically linked' "$T/ldd.$exe" | sed 's/^[[:space:]]*//')
 done
 [ "$checked" -gt 0 ] || fail "ldd listed no libraries"
+# And nothing more: every runtime package but the probe's tools and the CA
+# certificates holds a library some executable names.
+for p in $pkgs; do
+  case "$p" in ca-certificates|bash|findutils) continue ;; esac
+  case "$linked" in *" $p "*) ;; *) fail "the runtime stage installs $p, which no executable links" ;; esac
+done
 note "Dockerfile OK ($checked library loads checked)"

@@ -25,7 +25,7 @@ render() {
 # render_fails WHAT EXPECTED_MESSAGE [helm template args...]
 render_fails() {
   local what=$1 msg=$2; shift 2
-  run "$HELM" template rel "$CHART" "$@"
+  run "$HELM" template "${RELEASE:-rel}" "$CHART" "$@"
   [ "$rc" -ne 0 ] || fail "$what: the render succeeded"
   assert_contains "$err" "$msg" "$what: helm's error"
 }
@@ -166,24 +166,47 @@ note "release name prefixes the ConfigMap only (as upstream)"
 grep -qxF "ConfigMap/other-replay-config kind=ConfigMap" "$T/other.flat" || fail "ConfigMap not named other-replay-config"
 grep -qxF "Deployment/replay-creator kind=Deployment" "$T/other.flat" || fail "Deployment name changed with the release"
 
-note "the upstream chart's Replay defaults"
-render upstream-off -f "$FIX/values-upstream-defaults.yaml"
-assert_eq "" "$(objects upstream-off)" "objects with upstream's useReplay: false"
-render_fails "upstream defaults (direct client)" 'replay.creator.client.type is "direct"' \
-  -f "$FIX/values-upstream-defaults.yaml" --set useReplay=true
-render upstream -f "$FIX/values-upstream-defaults.yaml" --set useReplay=true \
-  --set replay.creator.client.type=api
-assert_eq "$(objects creator)" "$(objects upstream)" "objects from upstream defaults"
-deployment_ok upstream replay-creator 1000 "$default_probe"
-deployment_ok upstream replay-creator-worker 1000 "$default_probe"
-has upstream "$hpa spec.minReplicas=1"
-has upstream "$hpa spec.maxReplicas=10"
-has upstream "$hpa spec.metrics[0].resource.target.averageUtilization=50"
-cfg=$(get upstream ConfigMap/rel-replay-config data.replay)
-assert_eq '["NOT extended_scan:submitted", "workflows_completed:true"]' \
-  "$(echo "$cfg" | yq get creator.alert_input.filter_queries)" "alert filters"
-assert_eq "file:///tmp/replay/output" "$(echo "$cfg" | yq get creator.output_filestore)" "output filestore"
-configmap_checks upstream
+note "the documented path: upstream's whole values.yaml, then examples/replay-overrides.yaml"
+UPV=$FIX/upstream/assemblyline-values.yaml
+OVR=$CHART/examples/replay-overrides.yaml
+# Without the overrides: refused, whatever useReplay says (an empty render under the
+# Assemblyline release's name would delete Assemblyline).
+render_fails "upstream values alone" "these values look like a whole Assemblyline release's (they hold assemblylineCoreImage, configuration, datastore, filestore, internalDatastore, useInternalRedis)" -f "$UPV"
+render_fails "upstream values, useReplay on" "set replayAssemblylineRelease to the name of the Assemblyline release" \
+  -f "$UPV" --set useReplay=true
+# `helm upgrade assemblyline ./assemblyline-replay -f values -f overrides`: refused.
+RELEASE=assemblyline render_fails "the Assemblyline release's name" \
+  'the release name "assemblyline" is the Assemblyline release'"'"'s (replayAssemblylineRelease)' -f "$UPV" -f "$OVR"
+RELEASE=al render_fails "the Assemblyline release's name, values without useReplay" \
+  'the release name "al" is the Assemblyline release' --set replayAssemblylineRelease=al --set useReplay=false
+# The overrides without their client part: upstream's direct client, and what to set.
+render_fails "upstream's direct client" \
+  'Set replay.creator.client.type: api, replay.creator.client.options.host (the API, e.g. http://ui:5000), replay.creator.client.options.user (the Assemblyline user owning the API key) and replay.creator.client.options.apikey: "${REPLAY_APIKEY}", and create the Secret "assemblyline-replay-apikey" (key "apikey", replayApiKeySecret) holding "<user>:<key>" for an API key with the replay_system role (docs/deployment.md, section 2.1)' \
+  -f "$UPV" --set replayAssemblylineRelease=assemblyline --set useReplay=true
+render_fails "internal encryption" "enableInternalEncryption is true, but this Replay cannot speak TLS yet" \
+  -f "$UPV" -f "$OVR" --set enableInternalEncryption=true
+render_fails "internal encryption, our values only" "enableInternalEncryption is true" --set enableInternalEncryption=true
+for mode in creator loader; do
+  render "path-$mode" -f "$UPV" -f "$OVR" --set replayMode=$mode
+  assert_eq "ConfigMap/rel-replay-config Deployment/replay-$mode Deployment/replay-$mode-worker HorizontalPodAutoscaler/replay-$mode-worker-hpa Secret/rel-replay-redis " \
+    "$(objects "path-$mode")" "objects rendered by the documented path ($mode)"
+  for d in replay-$mode replay-$mode-worker; do
+    deployment_ok "path-$mode" $d 1000 "$default_probe"
+    has "path-$mode" "Deployment/$d spec.template.spec.containers[0].image=registry.example.org/assemblyline-replay:0.1.0"
+  done
+  has "path-$mode" "HorizontalPodAutoscaler/replay-$mode-worker-hpa spec.maxReplicas=10"
+  cfg=$(get "path-$mode" ConfigMap/rel-replay-config data.replay)
+  for side in creator loader; do
+    assert_eq "api" "$(echo "$cfg" | yq get $side.client.type)" "$mode path: $side client type"
+    assert_eq "replay" "$(echo "$cfg" | yq get $side.client.options.user)" "$mode path: $side API user"
+  done
+  assert_eq '["NOT extended_scan:submitted", "workflows_completed:true"]' \
+    "$(echo "$cfg" | yq get creator.alert_input.filter_queries)" "upstream's alert filters kept"
+  configmap_checks "path-$mode"
+done
+assert_contains "$(get path-loader Deployment/replay-loader-worker spec.template.spec.volumes)" \
+  '{"name": "replay-data", "nfs": {"path": "/path/to/folder", "server": "localhost"}}' "loader share from upstream's values"
+hasnt path-creator "cccs/assemblyline"
 
 note "values shaped like the upstream documentation's"
 render seed-creator -f "$FIX/values-seed-creator.yaml"

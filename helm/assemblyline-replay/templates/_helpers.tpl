@@ -97,18 +97,43 @@ component: {{ .component }}
 {{- end -}}
 
 {{/*
+Refuses a render that would replace the Assemblyline release: values carrying the
+assemblyline chart's own keys need replayAssemblylineRelease (the name of that
+release), and this release must not have that name. Runs whether or not useReplay
+is on: with useReplay off the render is empty, which would delete Assemblyline.
+*/}}
+{{- define "replay.guardRelease" -}}
+{{- $v := .Values -}}
+{{- $al := toString ($v.replayAssemblylineRelease | default "") -}}
+{{- $markers := list -}}
+{{- range $key := list "assemblylineCoreImage" "configuration" "datastore" "filestore" "internalDatastore" "useInternalRedis" -}}
+{{- if hasKey $v $key -}}{{- $markers = append $markers $key -}}{{- end -}}
+{{- end -}}
+{{- if and $markers (not $al) -}}
+{{- fail (printf "these values look like a whole Assemblyline release's (they hold %s). This chart is installed as a separate release next to Assemblyline's, never in its place: set replayAssemblylineRelease to the name of the Assemblyline release and install this one under another name (docs/deployment.md, section 2.1)" (join ", " $markers)) -}}
+{{- end -}}
+{{- if and $al (eq $al .Release.Name) -}}
+{{- fail (printf "the release name %q is the Assemblyline release's (replayAssemblylineRelease): rendering this chart under it would replace Assemblyline's whole manifest. Install Replay as its own release, e.g. `helm install replay ...` (docs/deployment.md, section 2.1)" .Release.Name) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Checks the values; fails the render with one message naming the key.
 */}}
 {{- define "replay.validate" -}}
+{{- include "replay.guardRelease" . -}}
 {{- $v := .Values -}}
 {{- $mode := toString $v.replayMode -}}
+{{- if $v.enableInternalEncryption -}}
+{{- fail "enableInternalEncryption is true, but this Replay cannot speak TLS yet (Debian 12's hiredis has none, and it would reach the API as plain http): its pods would talk plaintext to TLS services. Replay cannot run next to a release with internal encryption yet (docs/deployment.md, section 2.6)" -}}
+{{- end -}}
 {{- if not (has $mode (list "creator" "loader")) -}}
 {{- fail (printf "replayMode must be \"creator\" or \"loader\", got %q (upstream would have run a loader without its input volume)" $mode) -}}
 {{- end -}}
 {{- $side := fromYaml (include "replay.side" .) -}}
 {{- $ctype := dig "client" "type" "direct" $side | toString -}}
 {{- if eq $ctype "direct" -}}
-{{- fail (printf "replay.%s.client.type is \"direct\": this Replay talks to Assemblyline only through its REST API (direct mode is not built). Set replay.%s.client.type: api with client.options host, user and apikey (see docs/deployment.md)" $mode $mode) -}}
+{{- fail (printf "replay.%[1]s.client.type is \"direct\": this Replay talks to Assemblyline only through its REST API (direct mode is not built). Set replay.%[1]s.client.type: api, replay.%[1]s.client.options.host (the API, e.g. http://ui:5000), replay.%[1]s.client.options.user (the Assemblyline user owning the API key) and replay.%[1]s.client.options.apikey: \"${REPLAY_APIKEY}\", and create the Secret %[2]q (key %[3]q, replayApiKeySecret) holding \"<user>:<key>\" for an API key with the replay_system role (docs/deployment.md, section 2.1)" $mode (toString $v.replayApiKeySecret.name) (toString $v.replayApiKeySecret.key)) -}}
 {{- else if ne $ctype "api" -}}
 {{- fail (printf "replay.%s.client.type must be \"api\", got %q" $mode $ctype) -}}
 {{- end -}}
