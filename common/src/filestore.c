@@ -244,6 +244,11 @@ const char *replay_filestore_scheme(const struct replay_filestore *fs)
     return fs != NULL ? fs->ops->scheme : "";
 }
 
+const char *replay_filestore_local_dir(const struct replay_filestore *fs)
+{
+    return fs != NULL && strcmp(fs->ops->scheme, "file") == 0 ? fs->url.base : NULL;
+}
+
 bool replay_filestore_read_only(const struct replay_filestore *fs)
 {
     return fs != NULL && fs->read_only;

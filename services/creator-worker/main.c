@@ -3,6 +3,7 @@
  * input. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "replay/app.h"
 #include "replay/filestore.h"
@@ -38,18 +39,40 @@ static int read_env(unsigned *batch_size, unsigned *quiet_ms)
     return 0;
 }
 
-/* The working directory holds the temporaries of the bundles and exports: it
- * must be writable (made when missing); the output must be a filestore URL. */
+/* The output's directory when it is a local one given by an absolute path (a
+ * file:// store opens without I/O), else NULL. The caller closes *fs. */
+static const char *local_output(const char *url, struct replay_filestore **fs)
+{
+    struct replay_err err = {0};
+    *fs = NULL;
+    if (strncmp(url, "file:", 5) != 0 || replay_filestore_open(url, NULL, fs, &err) != 0)
+        return NULL;
+    const char *dir = replay_filestore_local_dir(*fs);
+    return dir != NULL && dir[0] == '/' ? dir : NULL;
+}
+
+/* The working directory holds the temporaries of the list exports, a file://
+ * output the bundles: both must be writable (made when missing), before any
+ * work is taken; the output must be a filestore URL. */
 static int check_dirs(const struct replay_config *cfg)
 {
     struct replay_err err = {0};
-    const struct replay_service_dir work = {"creator.working_directory",
-                                            cfg->creator.working_directory,
-                                            REPLAY_SERVICE_DIR_READ | REPLAY_SERVICE_DIR_WRITE};
-    if (replay_service_check_directories(&work, 1) != 0)
+    unsigned rw = REPLAY_SERVICE_DIR_READ | REPLAY_SERVICE_DIR_WRITE;
+    if (replay_filestore_check_url(cfg->creator.output_filestore, &err) != 0) {
+        replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
         return REPLAY_ECONFIG;
-    if (replay_filestore_check_url(cfg->creator.output_filestore, &err) != 0 ||
-        cworker_work_prepare(cfg->creator.working_directory, &err) != 0) {
+    }
+    struct replay_filestore *fs = NULL;
+    const char *out = local_output(cfg->creator.output_filestore, &fs);
+    const struct replay_service_dir dirs[] = {
+        {"creator.working_directory", cfg->creator.working_directory, rw},
+        {"creator.output_filestore", out, rw},
+    };
+    int code = replay_service_check_directories(dirs, out != NULL ? 2 : 1);
+    replay_filestore_close(fs);
+    if (code != 0)
+        return REPLAY_ECONFIG;
+    if (cworker_work_prepare(cfg->creator.working_directory, &err) != 0) {
         replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
         return REPLAY_ECONFIG;
     }

@@ -3,7 +3,7 @@
 # inputs are honoured; a configuration with only list inputs works (upstream
 # crash-loops there); a filter query the source refuses (400) is reported clearly
 # and backed off, not spun on, while the other inputs go on; a working directory
-# the worker cannot use stops it at start with exit 2.
+# or file:// output the worker cannot use stops it at start with exit 2.
 . "$REPLAY_SOURCE_DIR/tests/integration/lib.sh"
 . "$REPLAY_SOURCE_DIR/tests/integration/alsim.sh"
 . "$REPLAY_SOURCE_DIR/tests/integration/services.sh"
@@ -44,6 +44,10 @@ sed "s|working_directory: \"$T/work\"|working_directory: \"$T/a-file/work\"|" "$
 run "$(bin replay-creator-worker)" --config "$T/bad.yml" --log-format text
 assert_eq 2 "$rc" "exit code of the worker with an unusable working directory"
 assert_contains "$err" "Bad configuration: creator.working_directory: cannot create $T/a-file/work"
+sed "s|output_filestore: \"file://$T/out\"|output_filestore: \"file://$T/a-file/out\"|" "$T/replay.yml" >"$T/bad.yml"
+run "$(bin replay-creator-worker)" --config "$T/bad.yml" --log-format text
+assert_eq 2 "$rc" "exit code of the worker with an unusable file:// output"
+assert_contains "$err" "Bad configuration: creator.output_filestore: cannot create $T/a-file/out"
 
 note "lookback_time, filter_queries and disabled inputs"
 config "  lookback_time: \"2024-01-01T00:00:00Z\"

@@ -127,6 +127,10 @@ void replay_filestore_close(struct replay_filestore *fs);
 const char *replay_filestore_url(const struct replay_filestore *fs);
 /* The scheme's name ("file", "ftp", "sftp", "s3", "azure", "http"). */
 const char *replay_filestore_scheme(const struct replay_filestore *fs);
+/* The directory of a file:// store as its URL gives it (absolute, or relative
+ * to the working directory), so a service can check it at start; NULL for the
+ * other schemes. Borrowed, valid until close. */
+const char *replay_filestore_local_dir(const struct replay_filestore *fs);
 /* True when uploads and deletes are skipped (?read_only=true). */
 bool replay_filestore_read_only(const struct replay_filestore *fs);
 
