@@ -4,7 +4,12 @@
 # defaults, with values shaped like the upstream documentation's, and with every
 # optional feature on. Asserts object names, mounts, probe, HPA/KEDA, security
 # context and that bad values fail the render with a clear message. Every
-# rendered document must parse and carry apiVersion/kind/metadata.name.
+# rendered document must parse and carry apiVersion/kind/metadata.name, and every
+# render is validated against the Kubernetes API schemas without a cluster
+# (packaging/kube_validate.mjs: the npm packages kubernetes-models and
+# @kubernetes-models/keda, plus a check for unknown fields); manifests broken on
+# purpose (an unknown field, a wrong type, a missing required field, an unknown
+# kind) must fail that validation.
 . "$REPLAY_SOURCE_DIR/tests/integration/lib.sh"
 
 HELM=$(npm_tool helm)
@@ -13,12 +18,18 @@ FIX=$REPLAY_SOURCE_DIR/tests/integration/packaging
 /usr/bin/python3 -c 'import yaml' 2>/dev/null ||
   fail "/usr/bin/python3 with python3-yaml is needed (run scripts/setup)"
 yq() { /usr/bin/python3 "$FIX/yamlq.py" "$@"; }
+command -v node >/dev/null || fail "node is needed (run scripts/setup)"
+kube_validate() { node "$FIX/kube_validate.mjs" "$@"; }
 
 # render NAME [helm template args...]: $T/NAME.yaml (as rendered) and $T/NAME.flat
 # ("Kind/name path=value" lines); fails the test if helm or the parse fails.
+# The release is $RELEASE (default rel). Every render is validated against the
+# Kubernetes schemas near the end.
+rendered=()
 render() {
   local name=$1; shift
-  "$HELM" template rel "$CHART" "$@" >"$T/$name.yaml" 2>"$T/$name.err" ||
+  rendered+=("$T/$name.yaml")
+  "$HELM" template "${RELEASE:-rel}" "$CHART" "$@" >"$T/$name.yaml" 2>"$T/$name.err" ||
     fail "helm template ($name) failed: $(cat "$T/$name.err")"
   yq k8s <"$T/$name.yaml" >"$T/$name.flat" || fail "rendered YAML ($name) is not valid"
 }
@@ -162,7 +173,7 @@ hasnt loader "replay-output"
 configmap_checks loader
 
 note "release name prefixes the ConfigMap only (as upstream)"
-"$HELM" template other "$CHART" | yq k8s >"$T/other.flat" || fail "render with release 'other'"
+RELEASE=other render other
 grep -qxF "ConfigMap/other-replay-config kind=ConfigMap" "$T/other.flat" || fail "ConfigMap not named other-replay-config"
 grep -qxF "Deployment/replay-creator kind=Deployment" "$T/other.flat" || fail "Deployment name changed with the release"
 
@@ -325,5 +336,47 @@ render_fails "same failed and work directory" 'must be distinct' \
 render_fails "relative working directory" 'replay.creator.working_directory must be an absolute path' \
   --set replay.creator.working_directory=work
 assert_not_contains "$err" ":pw@" "error message"
+
+note "every render validates against the Kubernetes schemas (${#rendered[@]} renders)"
+run kube_validate "${rendered[@]}"
+[ "$rc" -eq 0 ] || fail "schema validation of the rendered manifests (exit $rc): $err"
+for f in "${rendered[@]}"; do
+  r=$(basename "$f" .yaml)
+  n=$(objects "$r" | wc -w)
+  assert_contains "$out" "$f: $n valid: " "validation summary of $r ($n objects)"
+done
+
+note "manifests broken on purpose fail the validation, naming the object and field"
+# broken BASE WHAT SED_SCRIPT EXPECTED: render BASE edited by SED_SCRIPT must fail
+# the validation with EXPECTED in its message.
+broken() {
+  local base=$T/$1.yaml what=$2 script=$3 expected=$4
+  sed "$script" "$base" >"$T/broken.yaml"
+  ! cmp -s "$base" "$T/broken.yaml" || fail "broken manifest ($what): the edit changed nothing"
+  run kube_validate "$T/broken.yaml"
+  [ "$rc" -eq 1 ] || fail "broken manifest ($what): validation exit $rc, expected 1 ($out $err)"
+  assert_contains "$err" "$expected" "broken manifest ($what)"
+}
+broken full "unknown container field" '0,/imagePullPolicy:/s//imagePullPolcy:/' \
+  "Deployment/replay-loader: /spec/template/spec/containers/0/imagePullPolcy: unknown field"
+broken full "unknown ScaledObject field" 's/maxReplicaCount:/maxReplicasCount:/' \
+  "ScaledObject/replay-loader-worker: /spec/maxReplicasCount: unknown field"
+broken creator "unknown HPA field" 's/averageUtilization:/averageUtilisation:/' \
+  "HorizontalPodAutoscaler/replay-creator-worker-hpa: /spec/metrics/0/resource/target/averageUtilisation: unknown field"
+broken full "replicas a string" 's/^  replicas: 1$/  replicas: one/' \
+  "Deployment/replay-loader: /spec/replicas: must be integer"
+broken full "minReplicaCount a string" 's/^  minReplicaCount: 0$/  minReplicaCount: none/' \
+  "ScaledObject/replay-loader-worker: /spec/minReplicaCount: must be integer"
+broken full "bad imagePullPolicy" '0,/imagePullPolicy: Always/s//imagePullPolicy: Sometimes/' \
+  "/spec/template/spec/containers/0/imagePullPolicy: must be equal to one of the allowed values"
+broken full "container without a name" \
+  '/^        - name: replay-loader$/{N;s/^        - name: replay-loader\n          image:/        - image:/}' \
+  "Deployment/replay-loader: /spec/template/spec/containers/0: must have required property"
+broken full "scaleTargetRef without a name" '/^    kind: Deployment$/{n;/^    name: replay-loader-worker$/d}' \
+  "ScaledObject/replay-loader-worker: /spec/scaleTargetRef: must have required property"
+broken full "unknown kind" 's/^kind: ScaledObject$/kind: ScaledObjekt/' \
+  "no schema for apiVersion keda.sh/v1alpha1 kind ScaledObjekt"
+broken creator "a duplicate key" 's/^  replicas: 1$/  replicas: 1\n  replicas: 2/' \
+  "Map keys must be unique"
 
 note "chart OK"
