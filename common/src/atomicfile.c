@@ -108,7 +108,7 @@ static int code_of(int e)
     return e == EACCES || e == EPERM ? REPLAY_EAUTH : REPLAY_EIO;
 }
 
-/* mkdir -p (0777 less the umask). */
+/* mkdir -p (0750 less the umask: Replay's directories are not for other users). */
 static int make_dirs(const char *dir, struct replay_err *err)
 {
     char *path = strdup(dir);
@@ -120,7 +120,7 @@ static int make_dirs(const char *dir, struct replay_err *err)
             continue;
         char saved = *p;
         *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        if (mkdir(path, 0750) != 0 && errno != EEXIST)
             rc = replay_err_sys(err, code_of(errno), errno, "mkdir %s", path);
         *p = saved;
         if (saved == '\0')

@@ -423,7 +423,8 @@ int replay_filestore_download(struct replay_filestore *fs, const char *name,
         return replay_err_set(err, REPLAY_EINVAL, "download %s: no local path", name);
     /* The local side of every scheme: a temporary beside local_path, in place
      * only once the whole object is there. */
-    struct replay_atomicfile_opts ao = {.make_dirs = true, .cancel = fs->opts.cancel};
+    struct replay_atomicfile_opts ao = {.mode = 0640, .make_dirs = true,
+                                        .cancel = fs->opts.cancel};
     struct replay_atomicfile *f = NULL;
     struct call c = {.fs = fs, .what = "download", .name = name, .fd = -1, .run = run_download};
     rc = replay_atomicfile_open(local_path, &ao, &f, err);

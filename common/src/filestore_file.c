@@ -167,7 +167,8 @@ static int open_tmp(struct replay_filestore *fs, const char *name, struct replay
                     struct replay_err *err)
 {
     char path[REPLAY__FS_MAX_PATH];
-    struct replay_atomicfile_opts ao = {.make_dirs = true};
+    /* Analysis results: not for other users of the machine (0640, 0750 dirs). */
+    struct replay_atomicfile_opts ao = {.mode = 0640, .make_dirs = true};
     *f = NULL;
     int rc = location(fs, name, path, sizeof(path), err);
     return rc != 0 ? rc : replay_atomicfile_open(path, &ao, f, err);

@@ -573,6 +573,31 @@ static void test_filestore_file_round_trip_and_no_overwrite(void **state)
     replay_filestore_close(fs);
 }
 
+static void test_filestore_file_objects_are_0640_in_0750_directories(void **state)
+{
+    (void)state;
+    struct replay_filestore *fs = open_file_store("modes", NULL);
+    char src[512], path[600], back[600];
+    struct stat st;
+    struct replay_err err = {0};
+    mode_t old = umask(022);
+    snprintf(src, sizeof(src), "%s/src-modes", tmpdir);
+    write_file(src, "data", 4);
+    assert_int_equal(replay_filestore_upload(fs, src, "sub/obj", NULL, &err), 0);
+    snprintf(path, sizeof(path), "%s/modes/sub/obj", tmpdir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    snprintf(path, sizeof(path), "%s/modes/sub", tmpdir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0750);
+    snprintf(back, sizeof(back), "%s/modes-back/deep/obj", tmpdir);
+    assert_int_equal(replay_filestore_download(fs, "sub/obj", back, &err), 0);
+    assert_int_equal(stat(back, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    umask(old);
+    replay_filestore_close(fs);
+}
+
 static void test_filestore_file_list_hides_temporaries_and_directories(void **state)
 {
     (void)state;
@@ -856,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_filestore_check_url_refuses_bad_options),
         cmocka_unit_test(test_filestore_check_url_messages_hide_secrets),
         cmocka_unit_test(test_filestore_file_round_trip_and_no_overwrite),
+        cmocka_unit_test(test_filestore_file_objects_are_0640_in_0750_directories),
         cmocka_unit_test(test_filestore_file_list_hides_temporaries_and_directories),
         cmocka_unit_test(test_filestore_file_list_stops_when_the_callback_says_so),
         cmocka_unit_test(test_filestore_file_errors_name_the_cause),

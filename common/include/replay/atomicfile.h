@@ -56,7 +56,7 @@ struct replay_atomicfile;
 /* Zero fields take the defaults in brackets. */
 struct replay_atomicfile_opts {
     unsigned mode;     /* permissions of the file, less the umask [0644] */
-    bool make_dirs;    /* create missing parent directories [no] */
+    bool make_dirs;    /* create missing parent directories, 0750 less the umask [no] */
     bool no_fsync;     /* skip the fsyncs of the file and the directory [fsync] */
     const struct replay_cancel *cancel; /* borrowed; stops replay_atomicfile_write() */
 };
