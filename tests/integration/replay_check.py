@@ -13,6 +13,12 @@ end-to-end tests). Standard library only; CaRT files are decoded with replay-ctl
       in exactly one); every batch is a CaRT of a JSON array of documents with "id".
   replay_check.py ids ALSIM_URL INDEX
       prints the ids of the collection, one per line.
+  replay_check.py account SOURCE_URL TARGET_URL FAILED_DIR
+      what the target holds against what the source holds, per collection: every
+      source document is on the target once or covered by a file of FAILED_DIR (a
+      bundle named after it, a batch holding it) whose .error.json gives a reason; no
+      document the source does not hold. Documents are keyed by id, workflows by name. Prints a table and the totals (lost,
+      duplicated, failed files, bundles imported more than once).
 Exit status 0 when the check holds, 1 with the reasons on stderr otherwise."""
 import io
 import json
@@ -98,6 +104,73 @@ def cmd_batches(outdir, url, collection, once=False):
     return errors, f"{len(seen)} {collection} documents in batches"
 
 
+COLLECTIONS = ["alert", "submission", "file", "result",
+               "badlist", "safelist", "signature", "workflow"]
+
+
+def failed_cover(failed_dir):
+    """(ids covered by the failed files, errors): each failed file needs a reason."""
+    covered, errors = set(), []
+    for n in sorted(os.listdir(failed_dir)):
+        if n.startswith(".") or n.endswith(".error.json"):
+            continue
+        try:
+            with open(os.path.join(failed_dir, n + ".error.json")) as f:
+                reason = json.load(f).get("reason")
+            if not isinstance(reason, str) or not reason.strip():
+                raise ValueError("no reason")
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"failed file {n} without a reason: {e}")
+        m = re.match(r"^(alert|submission)_(.+)\.al_bundle$", n)
+        if m:
+            covered.add(m.group(2))
+        elif n.endswith(".al_json.cart"):
+            covered.update(it["id"] for it in json.loads(uncart(os.path.join(failed_dir, n))))
+    return covered, errors
+
+
+def keyed(documents, collection):
+    """{key: ids of the documents with it}: the id, but a workflow's name, since
+    Assemblyline gives every added workflow a new id and the loader matches by name."""
+    out = {}
+    for i, d in documents.items():
+        out.setdefault(d.get("name") if collection == "workflow" else i, set()).add(i)
+    return out
+
+
+def cmd_account(source, target, failed_dir):
+    covered, errors = failed_cover(failed_dir)
+    lost = dup = 0
+    print(f"  {'collection':<11} {'source':>7} {'target':>7} {'failed':>7} {'lost':>5} {'extra':>5}")
+    for c in COLLECTIONS:
+        src, dst = keyed(docs(source, c), c), keyed(docs(target, c), c)
+        want, have = set(src), set(dst)
+        missing = want - have
+        failed = {k for k in missing if src[k] & covered}
+        gone = missing - failed
+        extra = [(k, n) for k, n in dst.items() if k not in want or len(n) > 1]
+        nextra = sum(len(n) - (k in want) for k, n in extra)
+        lost += len(gone)
+        dup += nextra
+        errors += [f"{c} {k} is neither on the target nor failed" for k in sorted(gone)]
+        errors += [f"{c} {k} is on the target {len(n)} time(s) as {sorted(n)}, "
+                   f"{'once' if k in want else 'never'} on the source" for k, n in extra]
+        print(f"  {c:<11} {len(want):>7} {sum(map(len, dst.values())):>7} {len(failed):>7} "
+              f"{len(gone):>5} {nextra:>5}")
+    with urllib.request.urlopen(f"{target}/_sim/imports") as r:
+        imports = [i for i in json.load(r) if i.get("status") == 200]
+    bundles = {}
+    for i in imports:
+        key = (i.get("alert_id") or "", i.get("sid") or "")
+        bundles[key] = bundles.get(key, 0) + 1
+    again = sum(k - 1 for k in bundles.values())
+    nfailed = sum(1 for n in os.listdir(failed_dir)
+                  if not n.startswith(".") and not n.endswith(".error.json"))
+    print(f"  lost {lost}, duplicated {dup}, failed files {nfailed}, "
+          f"bundles imported again {again} (of {len(imports)} imports)")
+    return errors, f"account: lost {lost}, duplicated {dup}"
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -112,6 +185,8 @@ def main(argv):
         errors, summary = cmd_bundles(*args, exact="--exact" in flags)
     elif cmd == "batches":
         errors, summary = cmd_batches(*args, once="--once" in flags)
+    elif cmd == "account":
+        errors, summary = cmd_account(*args)
     else:
         print(__doc__, file=sys.stderr)
         return 2
