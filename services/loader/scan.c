@@ -12,12 +12,15 @@
  * (when they change, or once a minute) and the pass forgets nothing. Between
  * passes the thread waits for scan_interval, the next file due to settle, or an
  * inotify hint, whichever comes first. */
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "loader.h"
+#include "replay/atomicfile.h"
 #include "replay/backoff.h"
 #include "replay/fswatch.h"
 #include "replay/log.h"
@@ -179,6 +182,26 @@ static int loader_loop(struct lrun *r)
     }
 }
 
+/* A loader killed while it rewrote its state left the temporary of that write:
+ * the state is this loader's alone, so its temporaries go at start, whatever
+ * their age (atomicfile's convention: ".<name>.replay-tmp-<random>"). */
+static void remove_state_temporaries(const char *dir)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), ".%s" REPLAY_ATOMICFILE_TMP_MARK, LOADER_STATE_FILE);
+    DIR *d = opendir(dir);
+    unsigned removed = 0;
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
+            replay_atomicfile_is_tmp_name(e->d_name) && unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+    if (d != NULL)
+        closedir(d);
+    if (removed > 0)
+        replay_info("Removed %u temporary file(s) of the loader's state an earlier run left in %s",
+                    removed, dir);
+}
+
 static int open_watcher(struct lrun *r, struct replay_err *err)
 {
     const struct replay_loader_config *l = &r->cfg->loader;
@@ -197,6 +220,7 @@ static int open_watcher(struct lrun *r, struct replay_err *err)
         return code;
     snprintf(r->state_path, sizeof(r->state_path), "%s/%s", l->working_directory,
              LOADER_STATE_FILE);
+    remove_state_temporaries(l->working_directory);
     if (replay_fswatch_load(r->w, r->state_path, &n, &lerr) != 0)
         replay_warn("Not using the loader's state (files still present will be queued again): "
                     "%s",

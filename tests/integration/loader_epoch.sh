@@ -3,6 +3,7 @@
 # Assemblyline's redis-volatile) loses the messages of files already queued: the
 # loader notices the new epoch and queues every file still in the input directory
 # again at once, not requeue_after (an hour here) later; each is imported once.
+# Also: the temporary a killed loader's state write left is removed at start.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alsim.sh"
 . "$(dirname "$0")/loader_lib.sh"
@@ -12,8 +13,12 @@ start_alsim --name target --mode upstream
 make_bundles 2
 loader_config "requeue_after: 3600"
 cp "$T/bundles"/* "$T/in/"
+# What a loader killed while saving its state leaves: removed at start.
+mkdir -p "$T/work" && touch "$T/work/.loader_state.jsonl.replay-tmp-AbCd12345678"
 start_svc loader
 wait_for 60 "two files queued" bash -c "[ \$(redis-cli -p $REDIS_PORT llen replay_file) = 2 ]"
+[ ! -e "$T/work/.loader_state.jsonl.replay-tmp-AbCd12345678" ] ||
+  fail "the temporary of a killed loader's state was left"
 
 note "the queue Redis restarts without its data"
 restart_redis
