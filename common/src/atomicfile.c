@@ -308,6 +308,28 @@ int replay_atomicfile_create(const char *path, const struct replay_atomicfile_op
 
 /* ---- stale temporaries ------------------------------------------------------------ */
 
+int replay_atomicfile_remove_own(const char *dir, const char *prefix, unsigned *removed,
+                                 struct replay_err *err)
+{
+    unsigned count = 0;
+    if (removed != NULL)
+        *removed = 0;
+    if (dir == NULL || prefix == NULL)
+        return replay_err_set(err, REPLAY_EINVAL, "remove temporaries: no directory or prefix");
+    size_t n = strlen(prefix);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return replay_err_sys(err, REPLAY_EIO, errno, "open %s", dir);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strncmp(e->d_name, prefix, n) == 0 && replay_atomicfile_is_tmp_name(e->d_name) &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
+            count++;
+    closedir(d);
+    if (removed != NULL)
+        *removed = count;
+    return 0;
+}
+
 /* 1 when the entry is a temporary older than `before`, 0 when not, -errno. */
 static int stale_entry(int dfd, const char *name, time_t before)
 {

@@ -4,7 +4,6 @@
  * same pod, the same compose service) left, and any temporary older than a day
  * (atomicfile's stale rule); other hosts' recent files are left alone, since
  * replicas may share the directory. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,18 +30,11 @@ int cworker_work_prepare(const char *dir, struct replay_err *err)
 {
     char prefix[80];
     host_prefix(prefix, sizeof(prefix));
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return replay_err_sys(err, REPLAY_EIO, errno, "open working directory %s", dir);
-    size_t n = strlen(prefix);
     unsigned removed = 0, stale = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strncmp(e->d_name, prefix, n) == 0 && replay_atomicfile_is_tmp_name(e->d_name) &&
-            unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
-    }
-    closedir(d);
-    int code = replay_atomicfile_remove_stale(dir, REPLAY_ATOMICFILE_STALE_S, &stale, err);
+    int code = replay_atomicfile_remove_own(dir, prefix, &removed, err);
+    if (code != 0)
+        return code;
+    code = replay_atomicfile_remove_stale(dir, REPLAY_ATOMICFILE_STALE_S, &stale, err);
     if (removed + stale > 0)
         replay_info("Removed %u temporary file(s) an earlier run left in %s", removed + stale,
                     dir);

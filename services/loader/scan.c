@@ -12,12 +12,10 @@
  * (when they change, or once a minute) and the pass forgets nothing. Between
  * passes the thread waits for scan_interval, the next file due to settle, or an
  * inotify hint, whichever comes first. */
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "loader.h"
 #include "replay/atomicfile.h"
@@ -188,16 +186,12 @@ static int loader_loop(struct lrun *r)
 static void remove_state_temporaries(const char *dir)
 {
     char prefix[64];
-    snprintf(prefix, sizeof(prefix), ".%s" REPLAY_ATOMICFILE_TMP_MARK, LOADER_STATE_FILE);
-    DIR *d = opendir(dir);
     unsigned removed = 0;
-    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
-            replay_atomicfile_is_tmp_name(e->d_name) && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
-    if (d != NULL)
-        closedir(d);
-    if (removed > 0)
+    struct replay_err err = {0};
+    snprintf(prefix, sizeof(prefix), ".%s" REPLAY_ATOMICFILE_TMP_MARK, LOADER_STATE_FILE);
+    if (replay_atomicfile_remove_own(dir, prefix, &removed, &err) != 0)
+        replay_warn("Cannot look for temporaries of the loader's state: %s", err.msg);
+    else if (removed > 0)
         replay_info("Removed %u temporary file(s) of the loader's state an earlier run left in %s",
                     removed, dir);
 }

@@ -398,6 +398,39 @@ static void test_atomicfile_remove_stale_reports_a_directory_it_cannot_read(void
     assert_int_equal(replay_atomicfile_remove_stale(NULL, 60, NULL, &err), REPLAY_EINVAL);
 }
 
+static void test_atomicfile_remove_own_takes_only_the_owners_temporaries(void **state)
+{
+    (void)state;
+    char sub[400], path[600];
+    snprintf(sub, sizeof(sub), "%s/own", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    const char *names[] = {".hostA-x.bin.replay-tmp-AbCd12345678", /* ours: goes */
+                           ".hostB-x.bin.replay-tmp-AbCd12345678", /* another host's */
+                           ".hostA-notatemporary",                  /* not a temporary */
+                           "hostA-x.bin"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", sub, names[i]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+    struct replay_err err = {0};
+    unsigned removed = 0;
+    assert_int_equal(replay_atomicfile_remove_own(sub, ".hostA-", &removed, &err), 0);
+    assert_int_equal(removed, 1);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", sub, names[i]);
+        assert_int_equal(access(path, F_OK) == 0, i != 0);
+    }
+    snprintf(path, sizeof(path), "%s/no-such-dir", dir);
+    removed = 7;
+    assert_int_equal(replay_atomicfile_remove_own(path, ".hostA-", &removed, &err), REPLAY_EIO);
+    assert_int_equal(removed, 0);
+    assert_non_null(strstr(err.msg, "no-such-dir"));
+    replay_err_clear(&err);
+    assert_int_equal(replay_atomicfile_remove_own(NULL, ".x", NULL, &err), REPLAY_EINVAL);
+}
+
 /* ---- write_fd ---- */
 
 struct drain {
@@ -490,6 +523,7 @@ int main(void)
         cmocka_unit_test(
             test_atomicfile_a_crash_mid_write_leaves_a_temporary_the_cleaner_removes),
         cmocka_unit_test(test_atomicfile_remove_stale_reports_a_directory_it_cannot_read),
+        cmocka_unit_test(test_atomicfile_remove_own_takes_only_the_owners_temporaries),
         cmocka_unit_test(test_atomicfile_write_fd_survives_interrupted_and_short_writes),
         cmocka_unit_test(test_atomicfile_write_fd_reports_the_errno_of_a_failed_write),
     };

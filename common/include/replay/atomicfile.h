@@ -113,6 +113,12 @@ int replay_atomicfile_write_fd(int fd, const void *buf, size_t len);
 void replay_atomicfile_tmp_name(const char *name, char *out, size_t outsz);
 /* True when `base_name` (no directory) is a temporary name of the convention. */
 bool replay_atomicfile_is_tmp_name(const char *base_name);
+/* Deletes, whatever their age, the temporaries of `dir` whose names start with
+ * `prefix` (e.g. ".<host>-" or ".<state file>.replay-tmp-"): those a process that
+ * owns such names left when it was killed. *removed (optional) gets how many
+ * went; REPLAY_EIO when the directory cannot be read. */
+REPLAY_MUST_CHECK int replay_atomicfile_remove_own(const char *dir, const char *prefix,
+                                                   unsigned *removed, struct replay_err *err);
 /* Deletes the regular files of `dir` (not its subdirectories) whose names are
  * temporary names and whose last change is older than max_age_s seconds.
  * *removed (optional) gets how many went. A file that cannot be removed is
