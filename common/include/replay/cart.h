@@ -172,7 +172,7 @@ void replay_cart_dec_free(struct replay_cart_dec *d);
                                         unpack: refuse a CaRT whose data is a CaRT */
 
 /* Packs everything readable from in_fd into out_path. The output is written to a
- * hidden temp name (".<name>.tmp-XXXXXX") in the same directory and renamed to
+ * hidden temporary (".<name>.replay-tmp-<random>", replay/atomicfile.h) in the same directory and renamed to
  * out_path only when complete; on any failure nothing is left. An existing
  * out_path is REPLAY_EEXIST unless REPLAY_CART_F_OVERWRITE. `digests` may be NULL. */
 REPLAY_MUST_CHECK int replay_cart_pack_file(int in_fd, const char *out_path,

@@ -10,7 +10,7 @@
  * The walk (replay_fswatch_scan). A pass walks the tree with openat/fdopendir,
  * one open directory per level (at most max_depth), and:
  *  - skips every name starting with '.' (dot-files, rsync's temporaries, our own
- *    ".<name>.tmp-XXXXXX", and dot-directories: upstream walks those, but they
+ *    ".<name>.replay-tmp-<random>", and dot-directories: upstream walks those, but they
  *    hold temporaries of sync tools, never finished bundles);
  *  - never enters failed_directory or working_directory when they are inside the
  *    tree (compared by device and inode, looked up again at every pass), nor a
