@@ -70,7 +70,11 @@ assert_eq 1 "$rc" "exit code when two bundles fail"
 assert_contains "$out" "failed                  2 files"
 assert_eq 2 "$(grep -cE '^    (alert|submission)_[0-9A-Za-z]+\.al_bundle: POST .*HTTP 400: Refused_by_the_demo$' <<<"$out")" \
   "failed files listed with their reason"
-assert_contains "$out" "demo: the replay went idle with items missing"
+# An alert's bundle carries its submission too, so a refused submission bundle may
+# still arrive by way of an alert: then nothing is missing, but the demo is NOT OK.
+if grep -q 'MISSING$' <<<"$out"; then
+  assert_contains "$out" "demo: the replay went idle with items missing"
+fi
 assert_contains "$out" "demo: NOT OK"
 dir=$(demo_dir "$out")
 assert_eq 2 "$(find "$dir/failed" -name '*.error.json' | wc -l)" "error files kept in $dir/failed"
