@@ -212,3 +212,88 @@ int replay_queue_requeue_bad(struct replay_queue *q, enum replay_queue_type t, l
     } while (n > 0);
     return 0;
 }
+
+/* ---- in flight ---- */
+
+struct replay_queue_idset {
+    size_t n;
+    char **ids; /* sorted */
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void replay_queue_idset_free(struct replay_queue_idset *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        free(s->ids[i]);
+    free(s->ids);
+    free(s);
+}
+
+size_t replay_queue_idset_size(const struct replay_queue_idset *s)
+{
+    return s != NULL ? s->n : 0;
+}
+
+bool replay_queue_idset_has(const struct replay_queue_idset *s, const char *id)
+{
+    return s != NULL && id != NULL && s->n > 0 &&
+           bsearch(&id, s->ids, s->n, sizeof(*s->ids), cmp_str) != NULL;
+}
+
+/* The set of the ids in the script's reply {1, messages, id...}. */
+static int idset_from(const redisReply *r, struct replay_queue_idset **out, struct replay_err *err)
+{
+    struct replay_queue_idset *s = calloc(1, sizeof(*s));
+    size_t n = r->elements - 2;
+    if (s == NULL || (n > 0 && (s->ids = calloc(n, sizeof(*s->ids))) == NULL)) {
+        free(s);
+        return replay_err_set(err, REPLAY_ENOMEM, "messages in flight: out of memory");
+    }
+    for (; s->n < n; s->n++) {
+        const redisReply *e = r->element[s->n + 2];
+        if ((s->ids[s->n] = strndup(e->str, e->len)) == NULL) {
+            replay_queue_idset_free(s);
+            return replay_err_set(err, REPLAY_ENOMEM, "messages in flight: out of memory");
+        }
+    }
+    qsort(s->ids, s->n, sizeof(*s->ids), cmp_str);
+    *out = s;
+    return 0;
+}
+
+int replay_queue_in_flight(struct replay_queue *q, enum replay_queue_type t, size_t max,
+                           struct replay_queue_idset **out, struct replay_err *err)
+{
+    char prefix[REPLAY__Q_KEY_MAX], maxs[24];
+    if (out == NULL)
+        return replay_err_set(err, REPLAY_EINVAL, "messages in flight: no output");
+    *out = NULL;
+    if (q == NULL || replay_queue_key(t) == NULL || t == REPLAY_QUEUE_FILE)
+        return replay_err_set(err, REPLAY_EINVAL, "messages in flight: bad arguments");
+    snprintf(prefix, sizeof(prefix), "%s:processing:", replay_queue_key(t));
+    snprintf(maxs, sizeof(maxs), "%zu", max);
+    struct replay__q_cmd cmd;
+    redisReply *r = NULL;
+    replay__q_cmd_init(&cmd, "read the messages in flight", REPLAY__QS_IN_FLIGHT);
+    replay__q_arg(&cmd, "1");
+    replay__q_arg(&cmd, replay_queue_key(t));
+    replay__q_arg(&cmd, prefix);
+    replay__q_arg(&cmd, t == REPLAY_QUEUE_ALERT ? "alert_id"
+                        : t == REPLAY_QUEUE_SUBMISSION ? "sid" : "id");
+    replay__q_arg(&cmd, maxs);
+    int rc = replay__q_exec_shape(q, &cmd, "[ii*s]", &r, err);
+    if (rc == 0 && r->element[0]->integer == 0)
+        rc = replay_err_set(err, REPLAY_ETOOBIG, "%lld messages in %s and its processing lists, "
+                            "more than the %zu read at once", r->element[1]->integer,
+                            replay_queue_key(t), max);
+    if (rc == 0)
+        rc = idset_from(r, out, err);
+    freeReplyObject(r);
+    return rc;
+}

@@ -1,7 +1,8 @@
 /* creator, alerts and submissions (upstream-behaviour.md §2.2-§2.3).
  *
  * At start the documents left `pending` by an earlier run are queued again (their
- * messages may never have reached the queue). Then, page by page in date order:
+ * messages may never have reached the queue), except those whose message is still
+ * queued or held by a worker (upstream queues those twice). Then, page by page in date order:
  * search the next 100 documents that are neither pending nor done, mark exactly
  * those pending (by id, where upstream marks a date range and can catch documents
  * it did not queue), queue them, and move the lower bound to the last date. A
@@ -21,6 +22,7 @@
 #define PAGE_ROWS 100
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 300000
+#define IN_FLIGHT_MAX 500000 /* messages read to skip at recovery (~15 MB of ids at most) */
 
 /* What differs between alerts and submissions. */
 struct kind {
@@ -75,6 +77,8 @@ static int queue_document(struct run *r, const char *id, const char *date,
 
 struct recover_ctx {
     struct run *r;
+    struct replay_queue_idset *in_flight; /* NULL: queue them all */
+    uint64_t skipped;
     struct replay_err *err;
 };
 
@@ -87,25 +91,47 @@ static int recover_item(void *ctx, const char *json, size_t len)
         replay_warn("Pending %s without a usable id, not queued: %s", rc->r->k->index, perr.msg);
         return 0;
     }
-    int code = queue_document(rc->r, replay_queue_item_id(item), replay_queue_item_date(item),
+    int code = 0;
+    if (replay_queue_idset_has(rc->in_flight, replay_queue_item_id(item)))
+        rc->skipped++;
+    else
+        code = queue_document(rc->r, replay_queue_item_id(item), replay_queue_item_date(item),
                               rc->err);
     replay_queue_item_free(item);
     return code;
 }
 
-/* Queues again every document left pending (upstream's start-up recovery). */
+/* The ids whose message is still queued or held by a worker, read before the
+ * search for pending documents: a document marked done after this read is not
+ * pending any more, one queued after it is the creator's own (not yet). NULL when
+ * they cannot be read: then every pending document is queued again. */
+static struct replay_queue_idset *in_flight(struct run *r)
+{
+    struct replay_queue_idset *s = NULL;
+    struct replay_err err = {0};
+    if (replay_queue_in_flight(r->q, r->k->queue, IN_FLIGHT_MAX, &s, &err) != 0 &&
+        err.code != REPLAY_ECANCELED)
+        replay_warn("Cannot tell which pending %ss are still queued, so all are queued again "
+                    "(some will be bundled twice): %s", r->k->index, err.msg);
+    return s;
+}
+
+/* Queues again every document left pending whose message is not still on its way
+ * (upstream's start-up recovery, without the duplicates). */
 static int recover_pending(struct run *r)
 {
     for (;;) {
         struct replay_err err = {0};
-        struct recover_ctx ctx = {r, &err};
+        struct recover_ctx ctx = {r, in_flight(r), 0, &err};
         uint64_t n = 0;
         int code = replay_alclient_stream(r->client, r->k->index, "metadata.replay:pending",
                                           NULL, 0, r->k->fl, recover_item, &ctx, &n, &err);
+        replay_queue_idset_free(ctx.in_flight);
         if (code == 0) {
             if (n > 0)
-                replay_info("Queued again %llu %s(s) left pending by an earlier run",
-                            (unsigned long long)n, r->k->index);
+                replay_info("Queued again %llu %s(s) left pending by an earlier run (%llu still "
+                            "queued left alone)", (unsigned long long)(n - ctx.skipped),
+                            r->k->index, (unsigned long long)ctx.skipped);
             replay_backoff_reset(&r->backoff);
             return 0;
         }

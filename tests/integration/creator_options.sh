@@ -71,6 +71,22 @@ assert_eq 4 "$(queued safelist)" "safelist queued"
 stop_service creator
 grep -q "Load Badlists" "$T/creator.log" && fail "a thread was started for the disabled badlist input"
 
+note "a restart queues again only the pending documents whose message is gone"
+# Of the 6 alerts left pending and queued: one message lost, one held by a worker.
+lost=$(redis-cli -p "$REDIS_PORT" rpop replay_alert)
+held=$(redis-cli -p "$REDIS_PORT" lmove replay_alert replay_alert:processing:test-worker RIGHT LEFT)
+[ -n "$lost" ] && [ -n "$held" ] || fail "no alert messages to lose and hold"
+# Messages without a usable id do not stop the reading (a consumer sets them aside).
+redis-cli -p "$REDIS_PORT" lpush replay_alert 'not json' '{"alert_id": 7}' '[1]' >/dev/null
+start_service creator "$T/replay.yml"
+wait_for 30 "the alert recovery logged" grep -q "Queued again 1 alert(s) left pending by an earlier run (5 still queued left alone)" "$T/creator.log"
+wait_for 30 "the submission recovery logged" grep -q "Queued again 0 submission(s) left pending by an earlier run (1 still queued left alone)" "$T/creator.log"
+stop_service creator
+assert_eq 8 "$(queued alert)" "alert messages queued after the restart (3 unusable)"
+assert_eq "$lost" "$(redis-cli -p "$REDIS_PORT" lindex replay_alert -1)" "the lost alert queued again (at the tail)"
+assert_eq 1 "$(queued submission)" "submissions queued after the restart"
+assert_eq 1 "$(redis-cli -p "$REDIS_PORT" llen replay_alert:processing:test-worker)" "the held alert"
+
 note "only list inputs enabled: both services run and export"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
 mkdir -p "$T/out"

@@ -340,4 +340,19 @@ REPLAY_MUST_CHECK int replay_queue_each_bad(struct replay_queue *q, enum replay_
 REPLAY_MUST_CHECK int replay_queue_requeue_bad(struct replay_queue *q, enum replay_queue_type t,
                                                long long *moved, struct replay_err *err);
 
+/* ---- what is still on its way (the creator's start-up recovery) ---- */
+
+struct replay_queue_idset; /* a sorted set of ids */
+
+/* The ids of the messages of queue t (not the file queue) waiting in replay_<type>
+ * or held in any processing list, read in one atomic step (so a message moving from
+ * the queue to a consumer is seen once). More than `max` messages: REPLAY_ETOOBIG
+ * and nothing read. Messages without a usable id are left out. */
+REPLAY_MUST_CHECK int replay_queue_in_flight(struct replay_queue *q, enum replay_queue_type t,
+                                             size_t max, struct replay_queue_idset **out,
+                                             struct replay_err *err);
+bool replay_queue_idset_has(const struct replay_queue_idset *s, const char *id);
+size_t replay_queue_idset_size(const struct replay_queue_idset *s);
+void replay_queue_idset_free(struct replay_queue_idset *s);
+
 #endif
