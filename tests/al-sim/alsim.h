@@ -86,6 +86,8 @@ struct alsim_config {
     size_t max_json_body;
     uint64_t max_import_body;
     const char *ready_file;
+    const char *tls_cert;     /* PEM files: serve HTTPS when both are set */
+    const char *tls_key;
     char **faults;
     size_t n_faults;
 };

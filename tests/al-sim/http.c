@@ -19,6 +19,8 @@
 #include "simutil.h"
 
 static struct MHD_Daemon *g_daemon; /* one server per process */
+static char *g_tls_cert, *g_tls_key; /* PEM text, while the server runs */
+#define TLS_PEM_MAX (64 * 1024)
 /* How long a stop waits for requests in progress to be answered. */
 #define STOP_GRACE_MS 3000
 const char *alsim_server_version = ALSIM_VERSION_DEFAULT;
@@ -623,9 +625,45 @@ static int bind_addr(const char *bind, int port, struct sockaddr_storage *ss, bo
     return -1;
 }
 
+/* A whole PEM file, NUL-terminated as libmicrohttpd wants it; NULL on failure. */
+static char *read_pem(const char *path, char err[ALSIM_ERRLEN])
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = f != NULL ? calloc(1, TLS_PEM_MAX + 1) : NULL;
+    size_t n = buf != NULL ? fread(buf, 1, TLS_PEM_MAX + 1, f) : 0;
+    bool ok = buf != NULL && n > 0 && n <= TLS_PEM_MAX && !ferror(f);
+    if (f != NULL)
+        fclose(f);
+    if (!ok) {
+        snprintf(err, ALSIM_ERRLEN, "cannot read the PEM file %s (missing, empty or over %d bytes)",
+                 path, TLS_PEM_MAX);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* HTTPS options (the certificate and key in memory), or none. */
+static int tls_options(const struct alsim_config *cfg, struct MHD_OptionItem opts[3],
+                       unsigned *flags, char err[ALSIM_ERRLEN])
+{
+    opts[0] = opts[1] = opts[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    if (cfg->tls_cert == NULL)
+        return 0;
+    g_tls_cert = read_pem(cfg->tls_cert, err);
+    g_tls_key = g_tls_cert != NULL ? read_pem(cfg->tls_key, err) : NULL;
+    if (g_tls_key == NULL)
+        return -1;
+    opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, g_tls_cert};
+    opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, g_tls_key};
+    *flags |= MHD_USE_TLS;
+    return 0;
+}
+
 int alsim_server_start(struct alsim *sim, char err[ALSIM_ERRLEN])
 {
     struct sockaddr_storage ss;
+    struct MHD_OptionItem tls[3];
     bool v6 = false;
     if (bind_addr(sim->cfg.bind, sim->cfg.port, &ss, &v6) != 0) {
         snprintf(err, ALSIM_ERRLEN, "bind address '%s' is not an IPv4 or IPv6 address",
@@ -634,7 +672,10 @@ int alsim_server_start(struct alsim *sim, char err[ALSIM_ERRLEN])
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0);
+    if (tls_options(&sim->cfg, tls, &flags, err) != 0)
+        return -1;
     g_daemon = MHD_start_daemon(flags, (uint16_t)sim->cfg.port, NULL, NULL, on_request, sim,
+                                MHD_OPTION_ARRAY, tls,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, sim,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, sim,
@@ -683,4 +724,7 @@ void alsim_server_stop(struct alsim *sim)
         if (listener != MHD_INVALID_SOCKET)
             close(listener);
     }
+    free(g_tls_cert);
+    free(g_tls_key);
+    g_tls_cert = g_tls_key = NULL;
 }

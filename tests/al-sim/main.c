@@ -50,6 +50,8 @@ static const char USAGE[] =
     "                           (repeatable; kinds: <status>, http, drop, stall, stall-body,\n"
     "                           truncate, slow; see README.md)\n"
     "  --ready-file FILE        write the listening port there once ready\n"
+    "  --tls-cert FILE --tls-key FILE\n"
+    "                           serve HTTPS with this PEM certificate and key\n"
     "  --log-level LEVEL        DEBUG, INFO, WARNING, ERROR (default INFO)\n"
     "\n"
     "seed options (al-sim seed --help for the list)\n";
@@ -170,7 +172,7 @@ static int add_user(struct alsim_config *cfg, const char *spec)
 enum {
     O_DATA = 256, O_PORT, O_BIND, O_MODE, O_USER, O_LONGPOLL, O_SESSION, O_FQDN, O_VERSION,
     O_QUOTA, O_READONLY, O_NOREPLAY, O_NOIP, O_NOUA, O_ENFORCE, O_MAXJSON, O_MAXIMPORT,
-    O_FAULT, O_READY, O_LOGLEVEL, O_GZIP, O_HELP,
+    O_FAULT, O_READY, O_LOGLEVEL, O_GZIP, O_TLSCERT, O_TLSKEY, O_HELP,
 };
 
 static const struct option SERVE_OPTS[] = {
@@ -195,6 +197,8 @@ static const struct option SERVE_OPTS[] = {
     {"ready-file", required_argument, NULL, O_READY},
     {"log-level", required_argument, NULL, O_LOGLEVEL},
     {"bundle-gzip-level", required_argument, NULL, O_GZIP},
+    {"tls-cert", required_argument, NULL, O_TLSCERT},
+    {"tls-key", required_argument, NULL, O_TLSKEY},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -272,6 +276,8 @@ static int serve_opt(struct alsim_config *cfg, int c, const char *arg, enum repl
         return 0;
     }
     case O_READY: cfg->ready_file = arg; return 0;
+    case O_TLSCERT: cfg->tls_cert = arg; return 0;
+    case O_TLSKEY: cfg->tls_key = arg; return 0;
     case O_GZIP:
         return parse_long(arg, 1, &v) == 0 && v <= 9 ? (cfg->gzip_level = (int)v, 0)
                                                      : usage_error("bad --bundle-gzip-level '%s'", arg);
@@ -386,6 +392,8 @@ static int main_serve(int argc, char **argv)
         rc = usage_error("unexpected argument '%s'", argv[optind]);
     if (rc == 0 && sim.cfg.data_dir == NULL)
         rc = usage_error("%s", "--data DIR is required");
+    if (rc == 0 && (sim.cfg.tls_cert == NULL) != (sim.cfg.tls_key == NULL))
+        rc = usage_error("%s", "--tls-cert and --tls-key go together");
     if (rc == 0 && sim.cfg.n_users == 0 && add_user(&sim.cfg, "admin:devkey:devpass") != 0)
         rc = 1;
     if (rc == 0) {

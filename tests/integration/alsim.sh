@@ -15,6 +15,8 @@
 #   user (long polls included); a test that needs more passes --api-quota.
 #   Sets and exports, for NAME upper-cased (non-alphanumerics become _):
 #     ALSIM_<NAME>_URL   http://127.0.0.1:PORT        ALSIM_<NAME>_PORT
+#                        (https:// when started with --tls-cert; the tests' curl then
+#                        needs CURL_CA_BUNDLE)
 #     ALSIM_<NAME>_USER  account name                 ALSIM_<NAME>_APIKEY  KEYNAME:SECRET
 #     ALSIM_<NAME>_DIR   data directory               ALSIM_<NAME>_PID, ALSIM_<NAME>_LOG
 #   and the same without <NAME>_ (ALSIM_URL, ...) for the instance started last.
@@ -51,6 +53,8 @@ _alsim_launch() { # name port args... : starts the process, waits for the ready 
   exe=$(bin al-sim)
   rm -f "$ready"
   mkdir -p "$dir"
+  _ALSIM_SCHEME=http
+  case " $* " in *" --tls-cert "*) _ALSIM_SCHEME=https ;; esac
   "$exe" serve --data "$dir" --port "$port" --ready-file "$ready" "$@" >>"$log" 2>&1 &
   pid=$!
   disown "$pid" # a bare `wait` in a test must not wait for the server
@@ -66,7 +70,7 @@ _alsim_launch() { # name port args... : starts the process, waits for the ready 
 
 _alsim_export() { # name: sets the per-name and the plain variables
   local name=$1 v; v=$(_alsim_var "$name")
-  local url="http://127.0.0.1:$_ALSIM_PORT"
+  local url="$_ALSIM_SCHEME://127.0.0.1:$_ALSIM_PORT"
   printf -v "${v}URL" '%s' "$url"; printf -v "${v}PORT" '%s' "$_ALSIM_PORT"
   printf -v "${v}PID" '%s' "$_ALSIM_PID"; printf -v "${v}DIR" '%s' "$T/alsim-$name"
   printf -v "${v}LOG" '%s' "$T/alsim-$name.log"
