@@ -94,13 +94,11 @@ static int fill_state(void *ctx, int fd, struct replay_err *err)
 
 int replay_fswatch_save(struct replay_fswatch *w, const char *path, struct replay_err *err)
 {
-    struct save s = {w, malloc(sizeof(struct out))};
+    struct save s = {w, calloc(1, sizeof(struct out))}; /* len 0 before fill_state reads it */
     const struct replay_atomicfile_opts o = {.mode = 0640};
     int code = s.out != NULL ? replay_atomicfile_create(path, &o, REPLAY_ATOMICFILE_REPLACE,
                                                         fill_state, &s, err)
                              : replay_err_set(err, REPLAY_ENOMEM, "out of memory");
-    if (s.out != NULL)
-        s.out->len = 0;
     free(s.out);
     return code;
 }
