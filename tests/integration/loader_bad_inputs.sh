@@ -123,4 +123,11 @@ assert_eq 1 "$(imports_ok "$sid4")" "imports of the last bundle"
 alsim_curl target "/_sim/doc/badlist/$(printf '%064d' 7)" | jq -e .hashes >/dev/null || fail "the badlist item is missing"
 svc_alive loader || fail "the loader died"
 svc_alive loader-worker || fail "the worker died"
+
+note "what the services create: directories 0750, files 0640"
+assert_eq 750 "$(stat -c %a "$T/failed")" "mode of the failed directory"
+assert_eq 750 "$(stat -c %a "$T/work")" "mode of the working directory"
+assert_eq 640 "$(stat -c %a "$T/work/loader_state.jsonl")" "mode of the loader's state"
+wrong=$(find "$T/failed" -name '*.error.json' ! -perm 0640 -printf '%m %p\n')
+assert_eq "" "$wrong" "error files not 0640"
 loader_finish
