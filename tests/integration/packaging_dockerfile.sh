@@ -122,8 +122,8 @@ assert_eq "-c" "$(echo "$json" | jq -r '.[1]')" "HEALTHCHECK flag"
 assert_eq "$probe" "$(echo "$json" | jq -r '.[2]')" "HEALTHCHECK test vs chart replayLivenessCommand"
 assert_eq "3" "$(echo "$json" | jq 'length')" "HEALTHCHECK arguments"
 for o in --interval=30s --retries=3; do assert_contains "$opts" "$o" "HEALTHCHECK options"; done
-printf '%s\n' "$pkgs" | grep -qx bash || fail "runtime stage does not install bash (liveness probe)"
-printf '%s\n' "$pkgs" | grep -qx findutils || fail "runtime stage does not install findutils (liveness probe)"
+grep -qx bash <<<"$pkgs" || fail "runtime stage does not install bash (liveness probe)"
+grep -qx findutils <<<"$pkgs" || fail "runtime stage does not install findutils (liveness probe)"
 
 note "runtime packages"
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -193,9 +193,11 @@ for exe in replay-creator replay-creator-worker replay-loader replay-loader-work
       case "$lib" in libasan.so*|libubsan.so*|liblsan.so*|libtsan.so*) continue ;; esac
     fi
     pkg_of "$file" || fail "$exe: no Debian package owns $file"
-    if printf '%s\n' "$needed" | grep -qxF "$lib"; then
+    # Here-strings, not `printf | grep -q`: under pipefail a grep that quits at its
+    # match can fail the pipeline with the writer's SIGPIPE.
+    if grep -qxF "$lib" <<<"$needed"; then
       # A library the executable names itself: listed explicitly, or in the base image.
-      printf '%s\n' "$pkgs" | grep -qxF "$pkg" || in_base "$pkg" ||
+      grep -qxF "$pkg" <<<"$pkgs" || in_base "$pkg" ||
         fail "$exe links $lib from $pkg, which the runtime stage does not install"
       linked+="$pkg "
     else
