@@ -262,7 +262,8 @@ static int idset_from(const redisReply *r, struct replay_queue_idset **out, stru
             return replay_err_set(err, REPLAY_ENOMEM, "messages in flight: out of memory");
         }
     }
-    qsort(s->ids, s->n, sizeof(*s->ids), cmp_str);
+    if (s->n > 1) /* qsort must not get the NULL of an empty set */
+        qsort(s->ids, s->n, sizeof(*s->ids), cmp_str);
     *out = s;
     return 0;
 }
