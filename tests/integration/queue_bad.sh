@@ -60,8 +60,10 @@ assert_eq $((bigsize + $(head -1 <<<"$e6" | wc -c))) \
 note "a 64 MiB message arriving while the consumer waits (BLMOVE) is parked too"
 cli DEL replay_alert:bad >/dev/null
 # One long wait: the message must reach the consumer through BLMOVE, not through
-# the pop script of a consumer between two waits.
-"$tool" consume "$REDIS_URL" alert bad-2 --max 1 --idle-exit 60000 --wait-slice 60000 \
+# the pop script of a consumer between two waits. Five minutes, because pushing and
+# parking 64 MiB under ASan on a loaded machine took over a minute once (the
+# consumer then gave up idle before the next message).
+"$tool" consume "$REDIS_URL" alert bad-2 --max 1 --idle-exit 300000 --wait-slice 300000 \
   >"$T/wait.out" 2>"$T/wait.err" &
 waiter=$!
 on_exit "kill -KILL $waiter"
