@@ -286,7 +286,10 @@ static void status_detail(const struct call *k, const struct replay__alclient_en
                      ? replay_redact_url(k->x.header_value, shown, sizeof(shown))
                      : "(no location)");
     } else if (env->valid && env->message[0] != '\0') {
-        replay_redact(env->message, out, outsz);
+        /* The server's words, as printable as a body's: they reach terminals. */
+        char ex[REPLAY_ERR_MSG_LEN];
+        replay__alclient_excerpt(env->message, strlen(env->message), ex, sizeof(ex));
+        replay_redact(ex, out, outsz);
     } else if (body->len > 0) {
         char ex[300];
         replay__alclient_excerpt(body->p, body->len, ex, sizeof(ex));

@@ -116,7 +116,9 @@ REPLAY_MUST_CHECK int replay__alclient_request(struct replay_alclient *c,
                                                struct replay__alclient_envelope *env,
                                                struct replay_err *err);
 
-/* A printable, one-line excerpt of an arbitrary body for an error message. */
+/* A printable, one-line excerpt of an arbitrary body (or a server's message) for an
+ * error message: control characters fold into a space, bytes that are not UTF-8
+ * become '?', a cut ends with "...". */
 void replay__alclient_excerpt(const char *body, size_t len, char *out, size_t outsz);
 
 #endif

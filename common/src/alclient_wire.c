@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pyjson_int.h"
 #include "replay/url.h"
 
 /* Characters requests leaves in a path argument besides quote()'s: the
@@ -208,18 +209,25 @@ void replay__alclient_excerpt(const char *body, size_t len, char *out, size_t ou
     }
     size_t o = 0, i = 0, room = outsz - 4; /* keep space for "..." and the NUL */
     bool gap = false;
-    for (; i < len; i++) {
-        unsigned char ch = (unsigned char)body[i];
-        if (ch < 0x20 || ch == 0x7f) { /* control characters fold into one space */
+    while (i < len) {
+        const unsigned char *p = (const unsigned char *)body + i;
+        if (p[0] < 0x20 || p[0] == 0x7f) { /* control characters fold into one space */
             gap = o > 0;
+            i++;
             continue;
         }
-        if (o + (gap ? 2 : 1) > room)
+        /* UTF-8 is kept whole; a byte that is not (a broken transfer) shows as '?'. */
+        size_t n = replay__pyjson_utf8_len((const char *)p, len - i);
+        if (o + (gap ? 1 : 0) + (n > 0 ? n : 1) > room)
             break;
         if (gap)
             out[o++] = ' ';
         gap = false;
-        out[o++] = (char)ch;
+        if (n == 0)
+            out[o++] = '?';
+        else
+            memcpy(out + o, p, n), o += n;
+        i += n > 0 ? n : 1;
     }
     if (i < len) {
         memcpy(out + o, "...", 3);

@@ -30,7 +30,9 @@ struct check {
     const struct replay_cancel *cancel;
     struct replay_archive_limits lim;
     uint64_t data_bytes;         /* bytes handed to libarchive */
-    uint8_t *buf;                /* BLOCK bytes */
+    uint8_t *buf;                /* BLOCK bytes: what la_read hands libarchive */
+    uint8_t *data;               /* BLOCK bytes: member data libarchive copies out; never
+                                  * buf, which an uncompressed tar's data is copied from */
     int code;                    /* an error of la_read, with its message in err */
     struct replay_err err;
     struct replay_archive_summary sum;
@@ -194,7 +196,7 @@ static int results_json(struct check *k, struct archive *a, struct replay_err *e
     uint64_t size = 0;
     int code = replay_jsonstream_new(&o, &js, err);
     while (code == 0) {
-        la_ssize_t n = archive_read_data(a, k->buf, BLOCK);
+        la_ssize_t n = archive_read_data(a, k->data, BLOCK);
         if (n < 0)
             code = la_error(k, a, "the bundle's tar cannot be read", err);
         else if (n == 0)
@@ -203,9 +205,9 @@ static int results_json(struct check *k, struct archive *a, struct replay_err *e
             code = replay_err_set(err, REPLAY_ETOOBIG, "results.json is larger than %llu bytes",
                                   (unsigned long long)k->lim.max_results_json);
         else
-            code = replay_jsonstream_feed(js, k->buf, (size_t)n, err);
+            code = replay_jsonstream_feed(js, k->data, (size_t)n, err);
         if (code == 0 && n > 0 && k->on_results != NULL)
-            code = k->on_results(k->results_ctx, k->buf, (size_t)n, err);
+            code = k->on_results(k->results_ctx, k->data, (size_t)n, err);
     }
     if (code == 0)
         code = replay_jsonstream_finish(js, err);
@@ -332,7 +334,8 @@ static int check_all(struct check *k, const struct replay_archive_limits *limits
     k->lim.max_results_json =
         k->lim.max_results_json ? k->lim.max_results_json : REPLAY_ARCHIVE_MAX_RESULTS_JSON;
     k->buf = malloc(BLOCK);
-    int code = k->buf != NULL ? source_peek(&k->src, err)
+    k->data = malloc(BLOCK);
+    int code = k->buf != NULL && k->data != NULL ? source_peek(&k->src, err)
                               : replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     if (code == 0 && k->src.peek_len == 0)
         code = replay_err_set(err, REPLAY_EFORMAT, "not a bundle: the file is empty");
@@ -350,6 +353,7 @@ static int check_all(struct check *k, const struct replay_archive_limits *limits
         *out = k->sum;
     replay_cart_dec_free(k->dec);
     free(k->buf);
+    free(k->data);
     return code;
 }
 

@@ -21,7 +21,7 @@
 #include "pyjson_int.h"
 #include "replay/redact.h"
 
-/* A message escapes to at most 6 bytes per byte (\u00XX, \ufffd); the header
+/* A message escapes to at most 6 bytes per byte (\u00XX, \ufffd; text: \xNN); the header
  * (logger and host name escaped, thread name) takes less than 4 KiB; the rest is for
  * structured fields. */
 #define LINE_MAX_BYTES (REPLAY_LOG_MAX_MESSAGE * 6 + 16384)
@@ -198,6 +198,32 @@ static void line_json_string(struct line *l, const char *s)
     (void)replay__pyjson_escape(s, strlen(s), REPLAY__PYJSON_REPLACE, line_sink, l);
 }
 
+/* Text for a terminal: a control character (a newline in a file name, an escape
+ * sequence in a server's message) is written as \n, \r, \t or \xNN, and so is a
+ * byte that is not UTF-8, so a line is one line of text and cannot move the cursor
+ * or forge another. */
+static void line_text_string(struct line *l, const char *s)
+{
+    size_t len = strlen(s), plain = 0, i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c >= 0x20 && c != 0x7f ? replay__pyjson_utf8_len(s + i, len - i) : 0;
+        if (n > 0) {
+            i += n;
+            continue;
+        }
+        line_put(l, s + plain, i - plain);
+        char esc[5];
+        int e = c == '\n'   ? snprintf(esc, sizeof(esc), "\\n")
+                : c == '\r' ? snprintf(esc, sizeof(esc), "\\r")
+                : c == '\t' ? snprintf(esc, sizeof(esc), "\\t")
+                            : snprintf(esc, sizeof(esc), "\\x%02x", c);
+        line_put(l, esc, (size_t)e);
+        plain = ++i;
+    }
+    line_put(l, s + plain, i - plain);
+}
+
 static void format_time(char *out, size_t outsz)
 {
     struct timeval tv;
@@ -222,7 +248,8 @@ static void line_field(struct line *l, bool json, const struct replay_log_field 
         else
             line_printf(l, "%lld", f->num);
     } else if (f->str != NULL) {
-        line_printf(l, " %s=%s", f->key, value);
+        line_printf(l, " %s=", f->key);
+        line_text_string(l, value);
     } else {
         line_printf(l, " %s=%lld", f->key, f->num);
     }
@@ -289,8 +316,9 @@ static void line_json(struct line *l, enum replay_log_level level, const char *w
 static void line_text(struct line *l, enum replay_log_level level, const char *when,
                       const char *msg, const struct replay_log_field *f, size_t n)
 {
-    line_printf(l, "%-16s %8s %s %d %40s | %s", when, replay_log_level_name(level), log_state.hostname,
-                (int)getpid(), log_state.logger, msg);
+    line_printf(l, "%-16s %8s %s %d %40s | ", when, replay_log_level_name(level),
+                log_state.hostname, (int)getpid(), log_state.logger);
+    line_text_string(l, msg);
     line_fields(l, false, f, n);
 }
 

@@ -81,6 +81,12 @@ static long utf8_decode(const unsigned char *s, size_t n, size_t *i)
     return k == need + 1 ? cp : -1;
 }
 
+size_t replay__pyjson_utf8_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    return n > 0 && utf8_decode((const unsigned char *)s, n, &i) >= 0 ? i : 0;
+}
+
 static void put_u16(replay__pyjson_sink put, void *ctx, unsigned v)
 {
     char esc[8];

@@ -39,6 +39,10 @@ typedef void (*replay__pyjson_sink)(void *ctx, const char *s, size_t n);
  * invalid UTF-8 it returns -1 at once, unless `flags` has REPLAY__PYJSON_REPLACE:
  * then each maximal invalid subpart becomes one \ufffd, as Python's
  * bytes.decode("utf-8", errors="replace") does, and it returns 0. */
+/* Bytes of the one valid UTF-8 sequence at s (n bytes available), with the same
+ * strictness as the escaper (no overlong forms, surrogates, nothing past
+ * U+10FFFF); 0 when s does not start one. */
+size_t replay__pyjson_utf8_len(const char *s, size_t n);
 int replay__pyjson_escape(const char *s, size_t n, unsigned flags, replay__pyjson_sink put,
                           void *ctx);
 

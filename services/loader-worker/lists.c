@@ -225,14 +225,15 @@ struct load {
 };
 
 /* The document of `it` without its `id`, and the id in *id (malloc'd: "#<index>"
- * when the document has none), or NULL and the reason it cannot be loaded. */
-static json_t *take_doc(const struct replay_jsonstream_item *it, char **id, const char **why)
+ * when the document has none), or NULL and the reason it cannot be loaded (in
+ * `jerr`'s text when jansson cannot read it, e.g. a number past a double). */
+static json_t *take_doc(const struct replay_jsonstream_item *it, char **id, const char **why,
+                        json_error_t *jerr)
 {
-    json_error_t jerr;
-    json_t *doc = it->json != NULL ? json_loadb(it->json, it->len, 0, &jerr) : NULL;
+    json_t *doc = it->json != NULL ? json_loadb(it->json, it->len, JSON_DECODE_ANY, jerr) : NULL;
     json_t *jid = json_object_get(doc, "id");
     *why = it->json == NULL              ? it->skipped
-           : doc == NULL                 ? "not valid JSON"
+           : doc == NULL                 ? jerr->text
            : !json_is_object(doc)        ? "not a JSON object"
            : json_string_length(jid) == 0 ? "no \"id\""
                                          : NULL;
@@ -255,7 +256,8 @@ static int load_doc(void *ctx, const struct replay_jsonstream_item *it, struct r
     const char *why = NULL;
     struct doc d = {.j = l->j, .collection = l->collection};
     struct replay_err derr = {0};
-    d.item = take_doc(it, &id, &why);
+    json_error_t jerr;
+    d.item = take_doc(it, &id, &why, &jerr);
     d.id = id;
     int code = id == NULL ? replay_err_set(err, REPLAY_ENOMEM, "out of memory") : 0;
     if (code == 0 && d.item == NULL) {
@@ -287,8 +289,8 @@ int lworker_lists(struct lworker_job *j, struct replay_err *err)
     struct load l = {j, replay_input_name(t)};
     code = stream_export(j, load_doc, &l, err);
     if (code == 0 && j->items_failed > 0)
-        code = replay_err_set(err, REPLAY_EHTTP, "the target refused %zu of %zu document(s) "
-                                                 "(first: %s: %s)",
+        code = replay_err_set(err, REPLAY_EHTTP, "%zu of %zu document(s) not loaded (first: "
+                                                 "%s: %s)",
                               j->items_failed, j->items_total, j->items[0].id,
                               j->items[0].reason);
     else if (code == 0)

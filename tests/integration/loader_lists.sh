@@ -90,7 +90,7 @@ side="$T/failed/badlist_2024-06-01T00:00:00Z.al_json.error.json"
 wait_for 60 "the mixed export failed" test -f "$side"
 assert_eq 2 "$(jq .items_failed "$side")" "documents refused"
 assert_eq '["1234","5678"]' "$(jq -c '[.items[].id]' "$side")" "refused ids"
-assert_contains "$(jq -r .reason "$side")" "the target refused 2 of 3 document(s)"
+assert_contains "$(jq -r .reason "$side")" "2 of 3 document(s) not loaded (first: 1234: "
 assert_contains "$(jq -r '.items[0].reason' "$side")" "No valid hash found"
 alsim_curl target "/_sim/doc/badlist/$good" | jq -e .hashes >/dev/null || fail "the good document was not loaded"
 loader_finish

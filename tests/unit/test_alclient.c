@@ -280,6 +280,20 @@ static void test_alclient_excerpt_is_one_line_and_marks_a_cut(void **state)
     assert_string_equal(out, "");
 }
 
+/* A hostile or broken answer cannot reach a terminal: no escape sequence, no
+ * invalid UTF-8, and a cut never splits a character. */
+static void test_alclient_excerpt_keeps_utf8_and_shows_other_bytes_as_question_marks(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *m = "\x1b[2J\x1b]0;pwned\x07 caf\xc3\xa9 \xff\xfe \xed\xa0\x80 \xe0\x80\x80 \xf4\x90\x80\x80";
+    replay__alclient_excerpt(m, strlen(m), out, sizeof(out));
+    assert_string_equal(out, "[2J ]0;pwned  caf\xc3\xa9 ?? ??? ??? ????");
+    char cut[12];
+    replay__alclient_excerpt("abcdefg\xc3\xa9", 9, cut, sizeof(cut));
+    assert_string_equal(cut, "abcdefg...");
+}
+
 static void test_alclient_names_the_collections_it_serves(void **state)
 {
     (void)state;
@@ -513,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_alclient_status_retries_gateway_errors_but_not_daily_quota),
         cmocka_unit_test(test_alclient_status_200_with_error_message_is_a_failure),
         cmocka_unit_test(test_alclient_excerpt_is_one_line_and_marks_a_cut),
+        cmocka_unit_test(test_alclient_excerpt_keeps_utf8_and_shows_other_bytes_as_question_marks),
         cmocka_unit_test(test_alclient_names_the_collections_it_serves),
         cmocka_unit_test(test_alclient_open_refuses_bad_options),
         cmocka_unit_test(test_alclient_open_registers_the_key_as_a_secret),

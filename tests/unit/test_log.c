@@ -130,6 +130,23 @@ static void test_log_text_format(void **state)
     replay_log_set_format(REPLAY_LOG_JSON);
 }
 
+/* A file name with a newline cannot forge a second line, nor an escape sequence
+ * from a server reach the terminal; UTF-8 stays as it is, other bytes are \xNN. */
+static void test_log_text_escapes_control_characters_in_message_and_fields(void **state)
+{
+    (void)state;
+    replay_log_set_format(REPLAY_LOG_TEXT);
+    const struct replay_log_field f[] = {{"path", "/in/a\nb\x1b[2J", 0}};
+    replay_log_fields(REPLAY_LOG_WARNING, f, 1, "Not queueing /in/x\n2026-12-04 CRITICAL forged\r\t"
+                                                "\x1b]0;t\x07\x7f caf\xc3\xa9 \xff");
+    char *line = captured();
+    assert_non_null(strstr(line, "| Not queueing /in/x\\n2026-12-04 CRITICAL forged\\r\\t"
+                                 "\\x1b]0;t\\x07\\x7f caf\xc3\xa9 \\xff path=/in/a\\nb\\x1b[2J\n"));
+    assert_null(strchr(line, '\x1b'));
+    assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
+    replay_log_set_format(REPLAY_LOG_JSON);
+}
+
 static void test_log_never_prints_registered_secrets(void **state)
 {
     (void)state;
@@ -337,6 +354,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_level_filters_lines, open_capture, close_capture),
         cmocka_unit_test_setup_teardown(test_log_json_escapes_like_python, open_capture, close_capture),
         cmocka_unit_test_setup_teardown(test_log_text_format, open_capture, close_capture),
+        cmocka_unit_test_setup_teardown(test_log_text_escapes_control_characters_in_message_and_fields,
+                                        open_capture, close_capture),
         cmocka_unit_test_setup_teardown(test_log_never_prints_registered_secrets, open_capture, close_capture),
         cmocka_unit_test_setup_teardown(test_log_fields_and_thread_name_in_text, open_capture, close_capture),
         cmocka_unit_test_setup_teardown(test_log_huge_message_is_truncated_to_one_line, open_capture, close_capture),

@@ -15,7 +15,9 @@
  * code points as \uXXXX, surrogate pairs above the BMP ("caf\u00e9"). A message or
  * field that is not valid UTF-8 has each maximal invalid subpart replaced by U+FFFD
  * (\ufffd), as Python's bytes.decode("utf-8", errors="replace"); the text format
- * writes the bytes as they are.
+ * writes UTF-8 as it is, and control characters and bytes that are not UTF-8 as
+ * \n, \r, \t or \xNN (a newline in a file name cannot forge a line, nor an escape
+ * sequence reach a terminal).
  *
  * The logger name is the component's (e.g. "assemblyline.replay_loader.worker").
  * Thread-safe after replay_log_init(), which the process calls once before it
