@@ -24,19 +24,6 @@ struct replay_trust_key {
     char fingerprint[REPLAY_TRUST_FINGERPRINT_LEN];
 };
 
-void replay_trust_sha256_hex(const void *buf, size_t len, char *hex)
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    static const char digits[] = "0123456789abcdef";
-    EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
-}
-
 /* A passphrase is never asked for (a service has no terminal): refuse it. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {

@@ -244,6 +244,28 @@ int replay_manifest_serialize(const struct replay_manifest *m, char **out, size_
     return 0;
 }
 
+int replay_manifest_entry_encode(const char *name, int64_t size, const char *sha256,
+                                 const char *type, const char *const *ids, size_t n_ids,
+                                 char **out, size_t *len, struct replay_err *err)
+{
+    struct replay_manifest one = {0};
+    struct replay_manifest_file f = {.name = (char *)name, .size = size, .type = (char *)type,
+                                     .ids = (char **)ids, .n_ids = n_ids};
+    size_t bytes = 0;
+    *out = NULL;
+    int rc = check_file(&one, name, size, sha256, type, ids, n_ids, &bytes, err);
+    if (rc != 0)
+        return rc;
+    memcpy(f.sha256, sha256, sizeof(f.sha256));
+    json_t *o = file_json(&f);
+    *out = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (*out == NULL)
+        return replay_err_set(err, REPLAY_ENOMEM, "manifest entry: out of memory");
+    *len = strlen(*out);
+    return 0;
+}
+
 /* ---- parse ---- */
 
 /* True when object o has exactly the n keys named. */
@@ -295,6 +317,19 @@ static int parse_file(struct replay_manifest *m, const json_t *o, struct replay_
                  : replay_manifest_add(m, name, (int64_t)json_integer_value(size), sha, type,
                                        list, n_ids, err);
     free(list);
+    return rc;
+}
+
+int replay_manifest_add_entry(struct replay_manifest *m, const char *entry, size_t len,
+                              struct replay_err *err)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(entry, len, JSON_REJECT_DUPLICATES, &jerr);
+    int rc = o != NULL ? parse_file(m, o, err)
+                       : replay_err_set(err, REPLAY_EFORMAT, "not JSON (column %d)", jerr.column);
+    json_decref(o);
+    if (rc != 0 && rc != REPLAY_ETOOBIG)
+        replay_err_prefix(err, "manifest entry");
     return rc;
 }
 

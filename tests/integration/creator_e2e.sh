@@ -55,6 +55,7 @@ assert_eq 0 "$(search_total source alert 'metadata.replay:pending')" "alerts lef
 assert_eq 0 "$(search_total source submission 'metadata.replay:pending')" "submissions left pending"
 assert_eq "" "$(ls -A "$T/work")" "files left in the working directory"
 assert_eq 400 "$(ls "$T/out" | grep -c '\.al_bundle$')" "bundles in the output"
+assert_eq 0 "$(ls "$T/out" | grep -c '^replay_manifest_' || true)" "manifests without creator.manifest"
 
 note "the checkpoints are the newest date of each collection"
 for c in badlist:updated safelist:updated signature:last_modified workflow:last_edit; do

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -500,6 +501,96 @@ static void test_trust_manifest_names(void **state)
     assert_int_equal(replay_manifest_name(CREATED, 1, name, 10, NULL), REPLAY_EINVAL);
 }
 
+/* ---- hashing streams ---- */
+
+static int produce_text(void *ctx, int fd, struct replay_err *err)
+{
+    const char *text = ctx;
+    for (int i = 0; i < 1000; i++) { /* more than a pipe holds: the helper must keep up */
+        if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+            return replay_err_set(err, REPLAY_EIO, "write");
+    }
+    return 0;
+}
+
+static int produce_failure(void *ctx, int fd, struct replay_err *err)
+{
+    (void)ctx;
+    if (write(fd, "abc", 3) != 3)
+        return replay_err_set(err, REPLAY_EIO, "write");
+    return replay_err_set(err, REPLAY_ECONN, "the source went away");
+}
+
+static void test_trust_hash_relay_hashes_what_passes_and_passes_it_on(void **state)
+{
+    struct dir *d = *state;
+    char path[320], hex[REPLAY_TRUST_SHA256_HEX_LEN], again[REPLAY_TRUST_SHA256_HEX_LEN];
+    snprintf(path, sizeof(path), "%s/out", d->path);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    uint64_t size = 0, size2 = 0;
+    char line[] = "a line of a bundle, long enough to fill pipes quickly........\n";
+    assert_int_equal(replay_trust_hash_relay(fd, produce_text, line, hex, &size, NULL), 0);
+    assert_int_equal(size, 1000 * strlen(line));
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(replay_trust_sha256_fd(fd, again, &size2, NULL), 0);
+    assert_int_equal(size2, size);
+    assert_string_equal(hex, again);
+    close(fd);
+
+    /* The producer's error wins, and what passed is still counted. */
+    fd = open(path, O_RDWR | O_TRUNC);
+    struct replay_err err = {0};
+    assert_int_equal(replay_trust_hash_relay(fd, produce_failure, NULL, hex, &size, &err),
+                     REPLAY_ECONN);
+    assert_string_equal(err.msg, "the source went away");
+    assert_int_equal(size, 3);
+    close(fd);
+
+    /* A destination that refuses the bytes: REPLAY_EIO, and the producer was not stuck. */
+    fd = open(path, O_RDONLY);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(replay_trust_hash_relay(fd, produce_text, line, hex, &size, &err),
+                     REPLAY_EIO);
+    assert_non_null(strstr(err.msg, "hash a stream: write"));
+    assert_int_equal(size, 1000 * strlen(line));
+    close(fd);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(replay_trust_sha256_fd(-1, hex, &size, &err), REPLAY_EIO);
+}
+
+static void test_trust_manifest_entry_is_what_the_manifest_lists(void **state)
+{
+    (void)state;
+    const char *ids[] = {"id-1", "id-2"};
+    char *entry = NULL;
+    size_t len = 0;
+    assert_int_equal(replay_manifest_entry_encode("badlist_x.al_json.cart", 10, SHA_A, "badlist",
+                                                  ids, 2, &entry, &len, NULL), 0);
+    assert_string_equal(entry, "{\"name\":\"badlist_x.al_json.cart\",\"size\":10,\"sha256\":\""
+                        SHA_A "\",\"type\":\"badlist\",\"ids\":[\"id-1\",\"id-2\"]}");
+    struct replay_manifest *m = NULL;
+    assert_int_equal(replay_manifest_new("s", 1, CREATED, NULL, NULL, &m, NULL), 0);
+    assert_int_equal(replay_manifest_add_entry(m, entry, len, NULL), 0);
+    assert_int_equal(m->n_files, 1);
+    assert_string_equal(m->files[0].ids[1], "id-2");
+    free(entry);
+
+    struct replay_err err = {0};
+    assert_int_equal(replay_manifest_add_entry(m, "{", 1, &err), REPLAY_EFORMAT);
+    assert_non_null(strstr(err.msg, "manifest entry: not JSON"));
+    const char *unsafe = "{\"name\":\"../x\",\"size\":1,\"sha256\":\"" SHA_A
+                         "\",\"type\":\"alert\",\"ids\":[]}";
+    assert_int_equal(replay_manifest_add_entry(m, unsafe, strlen(unsafe), NULL), REPLAY_EUNSAFE);
+    assert_int_equal(replay_manifest_entry_encode("a/b", 1, SHA_A, "alert", NULL, 0, &entry, &len,
+                                                  NULL), REPLAY_EUNSAFE);
+    assert_null(entry);
+    assert_int_equal(replay_manifest_entry_encode("a", -1, SHA_A, "alert", NULL, 0, &entry, &len,
+                                                  NULL), REPLAY_EFORMAT);
+    assert_int_equal(m->n_files, 1);
+    replay_manifest_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +613,9 @@ int main(void)
         cmocka_unit_test(test_trust_manifest_parse_refuses_what_passes_a_cap),
         cmocka_unit_test(test_trust_manifest_add_stops_at_the_caps_and_leaves_the_manifest_whole),
         cmocka_unit_test(test_trust_manifest_names),
+        cmocka_unit_test_setup_teardown(test_trust_hash_relay_hashes_what_passes_and_passes_it_on,
+                                        make_dir, remove_dir),
+        cmocka_unit_test(test_trust_manifest_entry_is_what_the_manifest_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

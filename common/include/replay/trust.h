@@ -89,6 +89,27 @@ REPLAY_MUST_CHECK int replay_trust_verify(const struct replay_trust_key *k, cons
 /* The lowercase hex sha256 of len bytes of buf into hex (REPLAY_TRUST_SHA256_HEX_LEN). */
 void replay_trust_sha256_hex(const void *buf, size_t len, char *hex);
 
+/* ---- sha256 of streams (trust_hash.c) ---- */
+
+/* Writes a stream's bytes into fd (borrowed); 0 or a REPLAY_E* code with err
+ * set. The shape of replay_filestore_produce_fn. */
+typedef int (*replay_trust_produce_fn)(void *ctx, int fd, struct replay_err *err);
+
+/* Runs produce(ctx, pipe, err) with the write end of a pipe whose bytes a helper
+ * thread hashes and writes on to out_fd (borrowed), so a stream is hashed as it
+ * passes, without a copy. hex (REPLAY_TRUST_SHA256_HEX_LEN) and *size get the
+ * sha256 and length of what passed. The producer's error wins; else a failed
+ * write to out_fd is REPLAY_EIO with its errno (the helper then reads on, so the
+ * producer never blocks or gets SIGPIPE). out_fd sees the bytes in order, so it
+ * may be a pipe; the producer cannot seek (a retry must run the whole call). */
+REPLAY_MUST_CHECK int replay_trust_hash_relay(int out_fd, replay_trust_produce_fn produce,
+                                              void *ctx, char *hex, uint64_t *size,
+                                              struct replay_err *err);
+/* The sha256 (hex) and length of what fd (borrowed) holds from its offset to its
+ * end. REPLAY_EIO when it cannot be read. */
+REPLAY_MUST_CHECK int replay_trust_sha256_fd(int fd, char *hex, uint64_t *size,
+                                             struct replay_err *err);
+
 /* ---- manifests (trust_manifest.c) ---- */
 
 #define REPLAY_MANIFEST_FORMAT "assemblyline-replay-manifest"
@@ -157,6 +178,19 @@ REPLAY_MUST_CHECK int replay_manifest_parse(const void *buf, size_t len,
                                             struct replay_err *err);
 /* NULL does nothing. */
 void replay_manifest_free(struct replay_manifest *m);
+
+/* One file as a manifest lists it ({"name", "size", "sha256", "type", "ids"}),
+ * compact JSON, into *out (caller frees) and *len: what a writer records until
+ * its next manifest. The checks of replay_manifest_add, on an empty manifest. */
+REPLAY_MUST_CHECK int replay_manifest_entry_encode(const char *name, int64_t size,
+                                                   const char *sha256, const char *type,
+                                                   const char *const *ids, size_t n_ids,
+                                                   char **out, size_t *len,
+                                                   struct replay_err *err);
+/* Parses one entry (len bytes) and adds it to m as replay_manifest_add does
+ * (REPLAY_ETOOBIG: m is full, unchanged). */
+REPLAY_MUST_CHECK int replay_manifest_add_entry(struct replay_manifest *m, const char *entry,
+                                                size_t len, struct replay_err *err);
 
 /* `replay_manifest_<created>_<sequence>.json` into out (REPLAY_MANIFEST_NAME_LEN). */
 REPLAY_MUST_CHECK int replay_manifest_name(const char *created, int64_t sequence, char *out,
