@@ -205,6 +205,15 @@ static const struct schema input_schema = SCHEMA(input_fields);
     {name, F_MAP, offsetof(struct replay_creator_config, inputs) + \
      (idx) * sizeof(struct replay_input_config), &input_schema, 0, 0, 0}
 
+static const struct field manifest_fields[] = {
+    {"interval", F_INT, offsetof(struct replay_manifest_config, interval), NULL, 0, 86400, 0},
+    {"source_name", F_NULLABLE, offsetof(struct replay_manifest_config, source_name), NULL, 0, 0,
+     0},
+    {"signing_key", F_NULLABLE, offsetof(struct replay_manifest_config, signing_key), NULL, 0, 0,
+     0},
+};
+static const struct schema manifest_schema = SCHEMA(manifest_fields);
+
 static const struct field creator_fields[] = {
     {"client", F_MAP, offsetof(struct replay_creator_config, client), &client_schema, 0, 0, 0},
     INPUT("alert_input", REPLAY_INPUT_ALERT),
@@ -218,6 +227,9 @@ static const struct field creator_fields[] = {
      0, 0, 1},
     {"working_directory", F_STRING, offsetof(struct replay_creator_config, working_directory),
      NULL, 0, 0, 0},
+    /* Extension (docs/configuration.md). */
+    {"manifest", F_MAP, offsetof(struct replay_creator_config, manifest), &manifest_schema, 0, 0,
+     0},
 };
 static const struct schema creator_schema = SCHEMA(creator_fields);
 
@@ -1049,6 +1061,11 @@ static json_t *json_creator(const struct replay_creator_config *c)
     json_object_set_new(o, "lookback_time", json_string(c->lookback_time));
     json_object_set_new(o, "output_filestore", json_masked_url(c->output_filestore));
     json_object_set_new(o, "working_directory", json_string(c->working_directory));
+    json_object_set_new(o, "manifest", json_pack("{s:i, s:o, s:o}", "interval",
+                                                 c->manifest.interval, "source_name",
+                                                 json_str_or_null(c->manifest.source_name),
+                                                 "signing_key",
+                                                 json_str_or_null(c->manifest.signing_key)));
     return o;
 }
 
@@ -1116,6 +1133,8 @@ void replay_config_free(struct replay_config *cfg)
     free(cfg->creator.lookback_time);
     free(cfg->creator.output_filestore);
     free(cfg->creator.working_directory);
+    free(cfg->creator.manifest.source_name);
+    free(cfg->creator.manifest.signing_key);
     client_free(&cfg->loader.client);
     free(cfg->loader.input_directory);
     free(cfg->loader.failed_directory);

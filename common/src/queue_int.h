@@ -9,6 +9,7 @@
  *   queue_consumer.c    the reliable consumer: processing lists, acknowledgements,
  *                       recovery, :bad lists
  *   queue_checkpoint.c  checkpoints (persistent Redis)
+ *   queue_manifest.c    the manifest journal (persistent Redis)
  *   queue_views.c       operator views (replay-ctl queues)
  */
 #ifndef REPLAY_QUEUE_INT_H
@@ -48,7 +49,8 @@ enum replay__q_script {
     REPLAY__QS_POP, REPLAY__QS_PARK, REPLAY__QS_ACK, REPLAY__QS_RELEASE,
     REPLAY__QS_RETURN_OWN, REPLAY__QS_RECOVER_DEAD, REPLAY__QS_TOUCH, REPLAY__QS_CLOSE,
     REPLAY__QS_RECONCILE, REPLAY__QS_REQUEUE_BAD, REPLAY__QS_BAD_PREVIEW,
-    REPLAY__QS_CHECKPOINT_ADVANCE, REPLAY__QS_IN_FLIGHT, REPLAY__QS_COUNT
+    REPLAY__QS_CHECKPOINT_ADVANCE, REPLAY__QS_IN_FLIGHT, REPLAY__QS_MANIFEST_PREPARE,
+    REPLAY__QS_MANIFEST_COMMIT, REPLAY__QS_COUNT
 };
 
 /* The text of each script (the consumer scripts begin with queue_prelude.lua). */

@@ -8,8 +8,11 @@
  * uploads it as <collection>_<time>.al_json.cart, advances the checkpoint to the
  * greatest date of the batch (after the upload, never backwards), acknowledges
  * every document and starts an empty batch. A crash before the acknowledgements
- * delivers the documents again: they are exported twice, never lost. */
+ * delivers the documents again: they are exported twice, never lost. With
+ * manifests on (manifest.c), the uploaded file is hashed and recorded, with its
+ * documents' ids, before the checkpoint moves. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@
 #include "replay/names.h"
 #include "replay/queue.h"
 #include "replay/service.h"
+#include "replay/trust.h"
 #include "worker.h"
 
 #define BACKOFF_MIN_MS 500
@@ -39,7 +43,8 @@ struct xrun {
     const struct replay_cancel *cancel;
     struct replay_filestore *fs;
     struct replay_queue *q;  /* queues */
-    struct replay_queue *cq; /* checkpoints */
+    struct replay_queue *cq; /* checkpoints, and manifest records */
+    struct replay_queue *pq; /* cq when manifests are on, else NULL */
     struct replay_queue_consumer *consumer;
     struct replay_backoff backoff;
     struct replay_queue_item **items; /* the batch: held, not yet acknowledged */
@@ -94,6 +99,8 @@ struct upload {
     struct xrun *r;
     const char *path;
     char name[REPLAY_NAMES_LEN];
+    char sha256[REPLAY_TRUST_SHA256_HEX_LEN]; /* with manifests: of the file */
+    uint64_t size;
 };
 
 static int step_upload(void *ctx, int *status, struct replay_err *err)
@@ -111,6 +118,34 @@ static int step_upload(void *ctx, int *status, struct replay_err *err)
         if (code != 0 || outcome != REPLAY_FILESTORE_SKIPPED_EXISTS)
             return code;
     }
+}
+
+/* Records the uploaded export for the next manifest, with its documents' ids. */
+static int step_record(void *ctx, int *status, struct replay_err *err)
+{
+    struct upload *u = ctx;
+    struct xrun *r = u->r;
+    (void)status;
+    const char **ids = calloc(r->n_items + 1, sizeof(*ids));
+    if (ids == NULL)
+        return replay_err_set(err, REPLAY_ENOMEM, "record %s: out of memory", u->name);
+    for (size_t i = 0; i < r->n_items; i++)
+        ids[i] = replay_queue_item_id(r->items[i]);
+    int code = cworker_manifest_record(r->slot->manifest, r->pq, u->name, u->size, u->sha256,
+                                       r->slot->type, ids, r->n_items, err);
+    free(ids);
+    return code;
+}
+
+/* The sha256 of the local export file, before it goes. */
+static int hash_file(struct upload *u, struct replay_err *err)
+{
+    int fd = open(u->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return replay_err_sys(err, REPLAY_EIO, errno, "open %s", u->path);
+    int code = replay_trust_sha256_fd(fd, u->sha256, &u->size, err);
+    close(fd);
+    return code;
 }
 
 static int step_checkpoint(void *ctx, int *status, struct replay_err *err)
@@ -159,8 +194,13 @@ static int flush(struct xrun *r)
         if (code == 0)
             code = replay_service_retry(&r->backoff, r->cancel, step_upload, &u,
                                         "upload an export", &err);
+        if (code == 0 && r->pq != NULL && !replay_filestore_read_only(r->fs))
+            code = hash_file(&u, &err);
         unlink(tmp);
     }
+    if (code == 0 && r->pq != NULL && !replay_filestore_read_only(r->fs))
+        code = replay_service_retry(&r->backoff, r->cancel, step_record, &u,
+                                    "record an export for the manifest", &err);
     if (code == 0 && r->max_date != NULL)
         code = replay_service_retry(&r->backoff, r->cancel, step_checkpoint, r,
                                     "advance the checkpoint", &err);
@@ -227,6 +267,8 @@ static int open_all(struct xrun *r, struct replay_err *err)
         code = replay_service_redis(cfg, false, "queues", r->cancel, &r->q, err);
     if (code == 0)
         code = replay_service_redis(cfg, true, "checkpoints", r->cancel, &r->cq, err);
+    if (code == 0 && r->slot->manifest != NULL)
+        r->pq = r->cq;
     if (code == 0)
         code = replay_queue_consumer_open(r->q, r->queue, id, &r->consumer, err);
     return code;

@@ -7,7 +7,10 @@
  * it under its final name only once whole: replay_filestore_upload_stream); then
  * the document is marked done, and only then is the message acknowledged. A document the source no longer
  * has is logged, counted and acknowledged. Passing failures are retried with
- * back-off, holding the message; a crash at any point delivers it again. */
+ * back-off, holding the message; a crash at any point delivers it again.
+ * With manifests on (manifest.c), the bundle is hashed as it streams (or read
+ * back from the store when an earlier try put it there) and recorded before the
+ * document is marked done. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include "replay/names.h"
 #include "replay/queue.h"
 #include "replay/service.h"
+#include "replay/trust.h"
 #include "worker.h"
 
 #define POP_WAIT_MS 5000
@@ -33,6 +37,7 @@ struct brun {
     struct replay_alclient *client;
     struct replay_filestore *fs;
     struct replay_queue *q;
+    struct replay_queue *pq; /* the persistent Redis, for manifest records (or NULL) */
     struct replay_queue_consumer *consumer;
     struct replay_backoff backoff;
 };
@@ -48,6 +53,9 @@ struct job {
     bool dl_failed;
     int dl_status;
     uint64_t bytes;
+    /* with manifests: what went into the store */
+    char sha256[REPLAY_TRUST_SHA256_HEX_LEN];
+    uint64_t size;
 };
 
 /* The producer of the streamed upload: the source's bundle, written into the
@@ -63,6 +71,13 @@ static int produce_bundle(void *ctx, int fd, struct replay_err *err)
     return code;
 }
 
+/* The same, hashed on its way into the store (manifests on). */
+static int produce_hashed(void *ctx, int fd, struct replay_err *err)
+{
+    struct job *j = ctx;
+    return replay_trust_hash_relay(fd, produce_bundle, j, j->sha256, &j->size, err);
+}
+
 /* One try: the bundle streamed from the source into the output store, without
  * a local copy; the store checks first that the name is not there already. */
 static int step_stream(void *ctx, int *status, struct replay_err *err)
@@ -72,7 +87,9 @@ static int step_stream(void *ctx, int *status, struct replay_err *err)
     j->dl_failed = false;
     j->dl_status = 0;
     j->bytes = 0;
-    int code = replay_filestore_upload_stream(j->r->fs, j->name, produce_bundle, j, &outcome, err);
+    int code = replay_filestore_upload_stream(j->r->fs, j->name,
+                                              j->r->pq != NULL ? produce_hashed : produce_bundle,
+                                              j, &outcome, err);
     *status = j->dl_failed ? j->dl_status : 0; /* the verdict of the side that failed */
     if (code == REPLAY_ENOTFOUND && j->dl_failed) {
         j->gone = true;
@@ -83,6 +100,23 @@ static int step_stream(void *ctx, int *status, struct replay_err *err)
         j->exists = true;
     else if (code == 0 && outcome == REPLAY_FILESTORE_SKIPPED_READ_ONLY)
         replay_warn("The output store is read-only: %s was not written", j->name);
+    return code;
+}
+
+/* Records the bundle for the next manifest; one an earlier try uploaded is read
+ * back from the store for its hash. */
+static int step_record(void *ctx, int *status, struct replay_err *err)
+{
+    struct job *j = ctx;
+    const struct cworker_slot *slot = j->r->slot;
+    (void)status;
+    int code = 0;
+    if (j->exists)
+        code = cworker_manifest_hash_stored(j->r->fs, slot->cfg->creator.working_directory,
+                                            j->name, j->sha256, &j->size, err);
+    if (code == 0)
+        code = cworker_manifest_record(slot->manifest, j->r->pq, j->name, j->size, j->sha256,
+                                       slot->type, &j->id, 1, err);
     return code;
 }
 
@@ -118,6 +152,10 @@ static int bundle_item(struct job *j, struct replay_err *err)
         double s = (double)(replay_now_ms() - t0) / 1000.0;
         replay_info("Bundled %s: %.1f MB in %.2f s (%.1f MB/s)", j->name,
                     (double)j->bytes / 1e6, s, s > 0 ? (double)j->bytes / 1e6 / s : 0.0);
+    }
+    if (code == 0 && r->pq != NULL && !replay_filestore_read_only(r->fs)) {
+        snprintf(what, sizeof(what), "record %s for the manifest", j->name);
+        code = replay_service_retry(&r->backoff, r->cancel, step_record, j, what, err);
     }
     if (code == 0) {
         snprintf(what, sizeof(what), "mark %s %s done", r->index, j->id);
@@ -186,6 +224,8 @@ static int open_all(struct brun *r, struct replay_err *err)
         code = replay_filestore_open(cfg->creator.output_filestore, &fo, &r->fs, err);
     if (code == 0)
         code = replay_service_redis(cfg, false, "queues", r->cancel, &r->q, err);
+    if (code == 0 && r->slot->manifest != NULL)
+        code = replay_service_redis(cfg, true, "manifests", r->cancel, &r->pq, err);
     if (code == 0)
         code = replay_queue_consumer_open(r->q, (enum replay_queue_type)r->slot->type, id,
                                           &r->consumer, err);
@@ -205,6 +245,7 @@ int cworker_bundles_thread(void *arg, const struct replay_cancel *cancel)
         replay_error("Cannot start the %s worker: %s", r.index, err.msg);
     replay_queue_consumer_close(r.consumer);
     replay_queue_close(r.q);
+    replay_queue_close(r.pq);
     replay_filestore_close(r.fs);
     replay_alclient_close(r.client);
     return code == REPLAY_ECANCELED ? 0 : code;

@@ -25,6 +25,7 @@ static const char *const type_titles[REPLAY_INPUT_COUNT] = {
 };
 
 static struct cworker_slot *slots;
+static struct cworker_manifest manifest;
 
 static int read_env(unsigned *batch_size, unsigned *quiet_ms)
 {
@@ -94,7 +95,8 @@ static int add_slots(const struct replay_config *cfg, struct replay_supervisor *
             char name[64];
             struct replay_err err = {0};
             slots[n] = (struct cworker_slot){cfg, (enum replay_input_type)t, (unsigned)i,
-                                             batch_size, quiet_ms};
+                                             batch_size, quiet_ms,
+                                             manifest.source != NULL ? &manifest : NULL};
             snprintf(name, sizeof(name), "%s process thread #%d", type_titles[t], i);
             int code = replay_supervisor_add(
                 sup, name,
@@ -113,6 +115,26 @@ static int add_slots(const struct replay_config *cfg, struct replay_supervisor *
     return 0;
 }
 
+/* creator.manifest: checked (a bad signing key stops the start, exit 2), and
+ * the thread that writes the manifests. */
+static int add_manifests(const struct replay_config *cfg, struct replay_supervisor *sup)
+{
+    struct replay_err err = {0};
+    if (cworker_manifest_setup(cfg, &manifest, &err) != 0) {
+        replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", err.msg);
+        return REPLAY_ECONFIG;
+    }
+    if (manifest.source == NULL)
+        return 0;
+    replay_info("Manifests of source %s every %u s, %s", manifest.source, manifest.interval_s,
+                manifest.key != NULL ? "signed" : "unsigned");
+    int code = replay_supervisor_add(sup, "Manifest thread", cworker_manifest_thread, &manifest,
+                                     &err);
+    if (code != 0)
+        replay_error("Cannot add the manifest thread: %s", err.msg);
+    return code;
+}
+
 static int setup(struct replay_app *app, void *arg)
 {
     (void)arg;
@@ -122,6 +144,8 @@ static int setup(struct replay_app *app, void *arg)
     if (code == 0)
         code = check_dirs(cfg);
     if (code == 0)
+        code = add_manifests(cfg, replay_app_supervisor(app));
+    if (code == 0)
         code = add_slots(cfg, replay_app_supervisor(app), batch_size, quiet_ms);
     return code;
 }
@@ -129,6 +153,7 @@ static int setup(struct replay_app *app, void *arg)
 int main(int argc, char **argv)
 {
     int code = replay_app_main(&desc, argc, argv, setup, NULL);
+    cworker_manifest_teardown(&manifest);
     free(slots);
     return code;
 }

@@ -1,8 +1,8 @@
 /*
  * replay-ctl: the operator's command line. main.c dispatches on the first word to
  * one command per file (config.c, cart.c, queues.c, status.c, failed.c,
- * request.c, verify.c). A command gets the words after its name and the global
- * options, and returns the process exit code (0 ok, 1 failure, 2 bad usage or
+ * request.c, verify.c, keygen.c). A command gets the words after its name and
+ * the global options, and returns the process exit code (0 ok, 1 failure, 2 bad usage or
  * configuration; decisions.md §14). Every command prints a table for people by
  * default and one JSON document with --json; output.c holds what they share.
  */
@@ -31,6 +31,7 @@ int ctl_status(int argc, char **argv, const struct ctl_globals *g);
 int ctl_failed(int argc, char **argv, const struct ctl_globals *g);
 int ctl_request(int argc, char **argv, const struct ctl_globals *g);
 int ctl_verify(int argc, char **argv, const struct ctl_globals *g);
+int ctl_keygen(int argc, char **argv, const struct ctl_globals *g);
 
 /* ---- output.c ---- */
 

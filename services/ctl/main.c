@@ -14,6 +14,7 @@ static const struct ctl_command commands[] = {
     {"request", "mark alerts or submissions `requested` at the source", ctl_request},
     {"verify", "check bundles and exports (digests, members, results.json) offline", ctl_verify},
     {"cart", "pack, unpack, show or verify CaRT files", ctl_cart},
+    {"keygen", "make the Ed25519 key pair that signs manifests", ctl_keygen},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -57,6 +57,7 @@ assert_eq "" "$(ls -A "$T/work")" "files left in the working directory"
 assert_eq 400 "$(ls "$T/out" | grep -c '\.al_bundle$')" "bundles in the output"
 assert_eq "" "$(find "$T/out" -type f ! -perm 0640 -printf '%m %p\n')" "output files not 0640"
 assert_eq 750 "$(stat -c %a "$T/work")" "mode of the working directory"
+assert_eq 0 "$(ls "$T/out" | grep -c '^replay_manifest_' || true)" "manifests without creator.manifest"
 
 note "the checkpoints are the newest date of each collection"
 for c in badlist:updated safelist:updated signature:last_modified workflow:last_edit; do

@@ -23,6 +23,13 @@ write_config() {
   { cat; printf 'redis: {url: "%s", persistent_url: "%s"}\n' "$REDIS_URL" "$REDIS_URL"; } >"$1"
 }
 
+# source_client_yaml: the creator's `client:` block for the al-sim named source,
+# indented for the creator section.
+source_client_yaml() {
+  printf '  client:\n    type: api\n    options: {host: "%s", user: "%s", apikey: "%s"}\n' \
+    "$ALSIM_SOURCE_URL" "$ALSIM_SOURCE_USER" "$ALSIM_SOURCE_APIKEY"
+}
+
 _svc_var() { printf 'SVC_%s_PID' "$(printf '%s' "$1" | tr -c 'A-Za-z0-9\n' '_')"; }
 
 start_service() { # name config [extra args...]

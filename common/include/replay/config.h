@@ -13,7 +13,8 @@
  * (line 14)"); unknown keys are warnings naming each key.
  *
  * Extension keys (docs/configuration.md): a top-level `redis:` block with `url`
- * and `persistent_url`. Redis URLs are resolved per decisions.md §2: environment
+ * and `persistent_url`; `creator.manifest` (signed manifests, docs/trust.md);
+ * the loader's settle_time, scan_interval and requeue_after. Redis URLs are resolved per decisions.md §2: environment
  * (REPLAY_REDIS_URL, REPLAY_REDIS_PERSISTENT_URL), then replay.yml, then
  * Assemblyline's config.yml (core.redis.nonpersistent / persistent), then
  * redis://localhost:6379. Logging settings come from config.yml `logging` and the
@@ -74,12 +75,20 @@ struct replay_input_config {
     struct replay_string_list filter_queries; /* per type, formats.md §6.2 */
 };
 
+/* Extension creator.manifest (docs/trust.md): signed manifests, off by default. */
+struct replay_manifest_config {
+    int interval;      /* 0 = off; seconds between manifests, 1 to 1 day */
+    char *source_name; /* NULL; required when interval > 0 */
+    char *signing_key; /* NULL = unsigned; path of an Ed25519 private key (PEM) */
+};
+
 struct replay_creator_config {
     struct replay_client_config client;
     struct replay_input_config inputs[REPLAY_INPUT_COUNT];
     char *lookback_time;     /* "*" */
     char *output_filestore;  /* "file:///tmp/replay/output" */
     char *working_directory; /* "/tmp/replay/work" */
+    struct replay_manifest_config manifest;
 };
 
 struct replay_loader_config {

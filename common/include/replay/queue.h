@@ -8,7 +8,8 @@
  * message per item; the bytes are exactly Python's json.dumps of the message, so a
  * Python Replay on the same Redis reads what we push and we read what it pushes.
  * Checkpoints of the list exports live in the hash `replay_checkpoints` (persistent
- * Redis) with JSON string values, quotes included.
+ * Redis) with JSON string values, quotes included. The creator-worker's manifest
+ * journal (issue 16) lives there too, under `replay_manifest:<source>:*` (below).
  *
  * Messages cross this API as JSON text, validated per type:
  *   alert       object with a non-empty string "alert_id" ("reporting_ts": string)
@@ -301,6 +302,66 @@ REPLAY_MUST_CHECK int replay_queue_checkpoint_advance(struct replay_queue *q,
                                                       enum replay_queue_type t,
                                                       const char *value, bool *advanced,
                                                       struct replay_err *err);
+
+/* ---- the manifest journal (a handle on the persistent Redis; docs/trust.md) ----
+ * What a creator-worker uploaded and no manifest lists yet, and the head of its
+ * manifests' chain, per source name: the list `replay_manifest:<source>:files`
+ * (one entry per uploaded file, JSON written by the caller, oldest first) and the
+ * hash `replay_manifest:<source>:state` (fields sequence, previous_sha256, and
+ * while a manifest is between its making and its upload pending_name,
+ * pending_bytes, pending_sig, pending_count). A manifest is made in two steps,
+ * each one atomic script, so writers on many hosts and a crash at any point
+ * neither fork the chain nor lose a file: prepare (only one manifest can be
+ * pending, and only on the sequence its writer read), upload (by whoever finds
+ * it pending: no-overwrite uploads make a repeat harmless), commit (only for the
+ * pending manifest). The source name is 1..REPLAY_QUEUE_MANIFEST_SOURCE_MAX of
+ * [A-Za-z0-9._-]. */
+
+#define REPLAY_QUEUE_MANIFEST_PREFIX "replay_manifest:"
+#define REPLAY_QUEUE_MANIFEST_SOURCE_MAX 64
+
+struct replay_queue_manifest_state {
+    long long sequence;      /* of the last manifest uploaded; 0 before the first */
+    char *previous_sha256;   /* its sha256 (hex), NULL before the first */
+    char *pending_name;      /* a prepared manifest not committed yet, or NULL */
+    char *pending_bytes;     /* its bytes (pending_len of them) */
+    size_t pending_len;
+    char *pending_sig;       /* its signature (pending_sig_len bytes; 0 when unsigned) */
+    size_t pending_sig_len;
+    long long pending_count; /* how many recorded files it lists */
+    char **files;            /* the oldest recorded entries (n_files) */
+    size_t n_files;
+};
+
+/* True when `source` may name a source (the rule above). */
+bool replay_queue_manifest_source_ok(const char *source);
+/* Appends one entry (len bytes) to the source's recorded files. */
+REPLAY_MUST_CHECK int replay_queue_manifest_record(struct replay_queue *q, const char *source,
+                                                   const char *entry, size_t len,
+                                                   struct replay_err *err);
+/* Reads the state and at most max_files of the oldest recorded entries into *st
+ * (release with replay_queue_manifest_state_clear, also on failure).
+ * REPLAY_EFORMAT when a stored field is not what this module writes. */
+REPLAY_MUST_CHECK int replay_queue_manifest_load(struct replay_queue *q, const char *source,
+                                                 size_t max_files,
+                                                 struct replay_queue_manifest_state *st,
+                                                 struct replay_err *err);
+void replay_queue_manifest_state_clear(struct replay_queue_manifest_state *st);
+/* Stores a manifest as pending (the script's rule above); *prepared says whether
+ * it was (false: another writer's is pending or the sequence moved: load again). */
+REPLAY_MUST_CHECK int replay_queue_manifest_prepare(struct replay_queue *q, const char *source,
+                                                    long long read_sequence, const char *name,
+                                                    const char *bytes, size_t len,
+                                                    const unsigned char *sig, size_t sig_len,
+                                                    long long count, bool *prepared,
+                                                    struct replay_err *err);
+/* Commits the pending manifest `name` once it is in the output store: the chain's
+ * head becomes (sequence, sha256), its `count` entries leave the list. *committed
+ * (may be NULL) is false when `name` was no longer pending (done already). */
+REPLAY_MUST_CHECK int replay_queue_manifest_commit(struct replay_queue *q, const char *source,
+                                                   const char *name, long long sequence,
+                                                   const char *sha256, long long count,
+                                                   bool *committed, struct replay_err *err);
 
 /* ---- operator views (replay-ctl queues) ---- */
 
