@@ -46,6 +46,7 @@ struct replay_fswatch {
     uint32_t gen;
     bool scanned;
     bool cap_logged;    /* "more than max_files" was said */
+    char tag[REPLAY_FSWATCH_TAG_MAX + 1]; /* the owner's word, kept in the state's header */
     /* identity of the input directory */
     bool root_known;
     uint64_t root_dev, root_ino;

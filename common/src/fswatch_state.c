@@ -71,9 +71,9 @@ static int fill_state(void *ctx, int fd, struct replay_err *err)
     struct replay_fswatch *w = s->w;
     s->out->fd = fd;
     int code = put_line(s->out,
-                        json_pack("{s:i, s:s, s:I, s:I}", "replay_fswatch", STATE_VERSION, "root",
-                                  w->root, "root_dev", (json_int_t)w->root_dev, "root_ino",
-                                  (json_int_t)w->root_ino),
+                        json_pack("{s:i, s:s, s:I, s:I, s:s}", "replay_fswatch", STATE_VERSION,
+                                  "root", w->root, "root_dev", (json_int_t)w->root_dev,
+                                  "root_ino", (json_int_t)w->root_ino, "tag", w->tag),
                         err);
     for (size_t i = 0; code == 0 && i < w->cap; i++) {
         const struct replay__fsw_rec *r = w->slots[i];
@@ -115,17 +115,29 @@ static void forget_all(struct replay_fswatch *w)
     w->root_known = false;
 }
 
-/* The header line: 1 when it is this root's, 0 for another root's. */
+void replay_fswatch_set_tag(struct replay_fswatch *w, const char *tag)
+{
+    snprintf(w->tag, sizeof(w->tag), "%s", tag != NULL ? tag : "");
+}
+
+const char *replay_fswatch_tag(const struct replay_fswatch *w)
+{
+    return w->tag;
+}
+
+/* The header line: 1 when it is this root's, 0 for another root's. The tag is
+ * optional (files written before it existed). */
 static int header(struct replay_fswatch *w, json_t *j)
 {
     json_int_t version = 0, dev = 0, ino = 0;
-    const char *root = NULL;
-    if (json_unpack(j, "{s:I, s:s, s:I, s:I}", "replay_fswatch", &version, "root", &root,
-                    "root_dev", &dev, "root_ino", &ino) != 0 ||
-        version != STATE_VERSION)
+    const char *root = NULL, *tag = "";
+    if (json_unpack(j, "{s:I, s:s, s:I, s:I, s?s}", "replay_fswatch", &version, "root", &root,
+                    "root_dev", &dev, "root_ino", &ino, "tag", &tag) != 0 ||
+        version != STATE_VERSION || strlen(tag) > REPLAY_FSWATCH_TAG_MAX)
         return -1;
     if (strcmp(root, w->root) != 0)
         return 0;
+    replay_fswatch_set_tag(w, tag);
     w->root_known = true;
     w->root_dev = (uint64_t)dev;
     w->root_ino = (uint64_t)ino;

@@ -116,6 +116,7 @@ static void report_walk(struct lrun *r, const struct replay_fswatch_pass *p)
 static void save_state(struct lrun *r)
 {
     struct replay_err err = {0};
+    replay_fswatch_set_tag(r->w, r->epoch); /* the Redis the remembered files went to */
     if (replay_fswatch_save(r->w, r->state_path, &err) != 0)
         replay_error("Cannot save the loader's state (a restart may queue files again): %s",
                      err.msg);
@@ -221,6 +222,9 @@ static int open_watcher(struct lrun *r, struct replay_err *err)
                     lerr.msg);
     else if (n > 0)
         replay_info("Remembering %zu queued file(s) from %s", n, r->state_path);
+    /* The first epoch check compares with the Redis those files were queued in: if
+     * it lost its data since, while no loader ran, they are all queued again. */
+    snprintf(r->epoch, sizeof(r->epoch), "%s", replay_fswatch_tag(r->w));
     return 0;
 }
 

@@ -3,7 +3,9 @@
 # Assemblyline's redis-volatile) loses the messages of files already queued: the
 # loader notices the new epoch and queues every file still in the input directory
 # again at once, not requeue_after (an hour here) later; each is imported once.
-# Also: the temporary a killed loader's state write left is removed at start.
+# Also: a loader that starts after the Redis lost its data (its state names the
+# epoch its files were queued in) queues them again; the temporary a killed
+# loader's state write left is removed at start.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alsim.sh"
 . "$(dirname "$0")/loader_lib.sh"
@@ -25,6 +27,17 @@ restart_redis
 wait_for 60 "the loss noticed" log_has loader "The queue Redis lost its data"
 wait_for 60 "both queued again" bash -c "[ \$(redis-cli -p $REDIS_PORT llen replay_file) = 2 ]"
 assert_eq 4 "$(log_count loader 'Queueing file: ')" "files queued, before and after the loss"
+
+note "the Redis loses its data while no loader runs: the next loader queues them again"
+# Its state remembers both files as queued, in the Redis that is gone (the chaos run
+# found a loader killed just after queueing, then the Redis restarted, then the
+# loader started again: those files waited forever).
+stop_svc loader
+restart_redis
+start_svc loader
+wait_for 60 "the loss noticed at start" bash -c "[ \$(grep -cF 'The queue Redis lost its data' '$T/loader.log') -ge 2 ]"
+wait_for 60 "both queued again" bash -c "[ \$(redis-cli -p $REDIS_PORT llen replay_file) = 2 ]"
+assert_eq 6 "$(log_count loader 'Queueing file: ')" "files queued, over the two losses"
 
 note "the worker imports each once"
 start_svc loader-worker

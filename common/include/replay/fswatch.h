@@ -152,6 +152,14 @@ REPLAY_MUST_CHECK int replay_fswatch_wait(struct replay_fswatch *w, uint64_t dea
                                           const struct replay_cancel *cancel,
                                           struct replay_err *err);
 
+/* A short word the owner keeps in the state file's header with the records (the
+ * loader: the queue Redis's epoch the marks were queued in), at most
+ * REPLAY_FSWATCH_TAG_MAX characters (longer is cut). replay_fswatch_load sets it
+ * from the file ("" for a file written without one); never NULL. */
+#define REPLAY_FSWATCH_TAG_MAX 64
+void replay_fswatch_set_tag(struct replay_fswatch *w, const char *tag);
+const char *replay_fswatch_tag(const struct replay_fswatch *w);
+
 /* Writes the state file `path` (whole or not at all). */
 REPLAY_MUST_CHECK int replay_fswatch_save(struct replay_fswatch *w, const char *path,
                                           struct replay_err *err);
