@@ -38,6 +38,9 @@ struct replay_queue_item {
 /* True when `id` may name a consumer: 1..REPLAY_QUEUE_CONSUMER_ID_MAX characters of
  * [A-Za-z0-9._:@-] (safe in key names, SCAN patterns and JSON without escaping). */
 bool replay__queue_consumer_id_ok(const char *id);
+/* The field of a queue's JSON object messages that holds the document's id
+ * (alert_id, sid, id); NULL for the file queue, whose messages are strings. */
+const char *replay__queue_id_field(enum replay_queue_type t);
 bool replay__queue_consumer_id_char(char c);
 
 /* Frees the fields of an item (not its owner link). */

@@ -40,6 +40,13 @@ const char *replay_queue_key(enum replay_queue_type t)
     return type_ok(t) ? type_keys[t] : NULL;
 }
 
+const char *replay__queue_id_field(enum replay_queue_type t)
+{
+    if (!type_ok(t) || t == REPLAY_QUEUE_FILE)
+        return NULL;
+    return t == REPLAY_QUEUE_ALERT ? "alert_id" : t == REPLAY_QUEUE_SUBMISSION ? "sid" : "id";
+}
+
 const char *replay_queue_date_field(enum replay_queue_type t)
 {
     return type_ok(t) ? date_fields[t] : NULL;
@@ -154,7 +161,8 @@ static int opt_string(const json_t *v, const char *key, const char *what, const 
 static int check_submission(const json_t *v, const char **id, const char **date,
                             struct replay_err *err)
 {
-    int rc = need_string(v, "sid", "submission", id, err);
+    int rc = need_string(v, replay__queue_id_field(REPLAY_QUEUE_SUBMISSION), "submission", id,
+                         err);
     if (rc < 0)
         return rc;
     const json_t *times = json_object_get(v, "times");
@@ -185,7 +193,7 @@ static int check_shape(enum replay_queue_type t, const json_t *v, const char **i
                               name, json_kind(v));
     if (t == REPLAY_QUEUE_SUBMISSION)
         return check_submission(v, id, date, err);
-    int rc = need_string(v, t == REPLAY_QUEUE_ALERT ? "alert_id" : "id", name, id, err);
+    int rc = need_string(v, replay__queue_id_field(t), name, id, err);
     if (rc < 0)
         return rc;
     return opt_string(v, date_fields[t], name, date, err);

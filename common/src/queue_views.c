@@ -275,7 +275,7 @@ int replay_queue_in_flight(struct replay_queue *q, enum replay_queue_type t, siz
     if (out == NULL)
         return replay_err_set(err, REPLAY_EINVAL, "messages in flight: no output");
     *out = NULL;
-    if (q == NULL || replay_queue_key(t) == NULL || t == REPLAY_QUEUE_FILE)
+    if (q == NULL || replay__queue_id_field(t) == NULL)
         return replay_err_set(err, REPLAY_EINVAL, "messages in flight: bad arguments");
     snprintf(prefix, sizeof(prefix), "%s:processing:", replay_queue_key(t));
     snprintf(maxs, sizeof(maxs), "%zu", max);
@@ -285,8 +285,7 @@ int replay_queue_in_flight(struct replay_queue *q, enum replay_queue_type t, siz
     replay__q_arg(&cmd, "1");
     replay__q_arg(&cmd, replay_queue_key(t));
     replay__q_arg(&cmd, prefix);
-    replay__q_arg(&cmd, t == REPLAY_QUEUE_ALERT ? "alert_id"
-                        : t == REPLAY_QUEUE_SUBMISSION ? "sid" : "id");
+    replay__q_arg(&cmd, replay__queue_id_field(t));
     replay__q_arg(&cmd, maxs);
     int rc = replay__q_exec_shape(q, &cmd, "[ii*s]", &r, err);
     if (rc == 0 && r->element[0]->integer == 0)
