@@ -2,7 +2,7 @@
  * identity), so a restart remembers what was queued.
  *
  * JSON lines: a header {"replay_fswatch": 1, "root": ..., "root_dev": ...,
- * "root_ino": ...}, then one {"rel", "dev", "ino", "size", "mtime_ns", "mark"}
+ * "root_ino": ..., "tag": ...} (tag optional on reading: older files), then one {"rel", "dev", "ino", "size", "mtime_ns", "mark"}
  * per record. Written whole (atomicfile), read line by line with a cap. */
 #include "fswatch_int.h"
 

@@ -404,6 +404,7 @@ static void test_fswatch_state_survives_a_restart(void **state)
     struct replay_fswatch_pass p;
     (void)scan(w, 1700000000, &p);
     assert_true(p.changed);
+    replay_fswatch_set_tag(w, "0123456789abcdef0123456789abcdef");
     assert_int_equal(replay_fswatch_save(w, statefile, NULL), 0);
     replay_fswatch_close(w);
     /* While it was down: one file changed, one went, one came. */
@@ -412,8 +413,10 @@ static void test_fswatch_state_survives_a_restart(void **state)
     put("alert_new.al_bundle", "5");
     w = open_w(0, NULL, 0);
     size_t n = 0;
+    assert_string_equal(replay_fswatch_tag(w), "");
     assert_int_equal(replay_fswatch_load(w, statefile, &n, NULL), 0);
     assert_int_equal(n, 5);
+    assert_string_equal(replay_fswatch_tag(w), "0123456789abcdef0123456789abcdef");
     assert_string_equal(scan(w, 7, &p),
                         "alert_caf\xe9.al_bundle=0 alert_changed.al_bundle=0 "
                         "alert_kept.al_bundle=1700000000 alert_new\nline.al_bundle=1700000000 "
@@ -449,6 +452,11 @@ static void test_fswatch_state_that_is_corrupt_or_foreign_is_not_used(void **sta
     } bad[] = {
         {false, "not json\n"},
         {false, "{\"replay_fswatch\": 2, \"root\": \"/x\", \"root_dev\": 1, \"root_ino\": 2}\n"},
+        /* the owner's tag: a string of at most REPLAY_FSWATCH_TAG_MAX characters */
+        {false, "{\"replay_fswatch\": 1, \"root\": \"/x\", \"root_dev\": 1, \"root_ino\": 2, "
+                "\"tag\": 7}\n"},
+        {false, "{\"replay_fswatch\": 1, \"root\": \"/x\", \"root_dev\": 1, \"root_ino\": 2, "
+                "\"tag\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"}\n"},
         {true, "{\"rel\": \"alert_a.al_bundle\"}\n"},
         {true, "{\"rel\": \"/etc/alert_a.al_bundle\", \"dev\": 1, \"ino\": 1, \"size\": 1, "
                "\"mtime_ns\": 1, \"mark\": 1}\n"},
