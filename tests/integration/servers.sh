@@ -106,36 +106,61 @@ server_restart() {
   wait_until 60 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null" ||
     fail "$name: port $port still in use, cannot restart"
   eval "_server_launch $name \"$log\" $cmd"
-  _server_wait "$name" "$port"
+  _server_wait "$name" "$port" ||
+    fail "$name did not start again on 127.0.0.1:$port: $(tail -5 "$log" 2>/dev/null | tr '\n' ' ')"
 }
 
-# _server_wait NAME PORT: waits until PORT answers, else fails with the log. The
-# bound is for a loaded machine (node's s3rver and azurite start slowly there).
+# _server_listens NAME PORT: PORT is listened on by NAME's own process tree (not
+# by a server of a test running alongside that took the port first).
+_server_listens() {
+  local tree owner
+  tree=" $(_server_tree "$(_server_pid "$1")" | tr '\n' ' ') "
+  for owner in $(ss -Hltnp "sport = :$2" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2); do
+    case "$tree" in *" $owner "*) return 0 ;; esac
+  done
+  return 1
+}
+
+# _server_wait NAME PORT: waits until NAME listens on PORT (0), or NAME exited
+# (1: most often the port was taken between free_port and the bind, the caller
+# tries another). The bound is for a loaded machine (node's s3rver and azurite
+# start slowly there); past it the test fails with the log.
 _server_wait() {
-  local log
+  local log pid end=$((SECONDS + 120))
   log=$(eval "echo \${_server_log_$1:-}")
-  if ! wait_until 120 port_in_use "$2"; then
-    fail "$1 did not start on 127.0.0.1:$2: $(tail -5 "$log" 2>/dev/null | tr '\n' ' ')"
-  fi
+  pid=$(_server_pid "$1")
+  until _server_listens "$1" "$2"; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$SECONDS" -lt "$end" ] ||
+      fail "$1 did not start on 127.0.0.1:$2: $(tail -5 "$log" 2>/dev/null | tr '\n' ' ')"
+    sleep 0.1
+  done
 }
 
-# start_vsftpd [--tls]: FTP with a local user chrooted in $FTP_ROOT; with --tls
-# the server also speaks explicit FTPS (AUTH TLS) with a self-signed certificate
-# ($FTP_CERT), allowed but not required.
-start_vsftpd() {
-  local tls=NO
-  [ "${1:-}" = --tls ] && tls=YES
-  [ -x /usr/sbin/vsftpd ] || fail "vsftpd is not installed (run scripts/setup)"
-  FTP_DIR="$T/vsftpd"
-  FTP_ROOT="$FTP_DIR/root"
-  mkdir -p "$FTP_ROOT" "$FTP_DIR/empty"
-  chmod 755 "$FTP_DIR" "$FTP_DIR/empty"
-  _server_user ftp "$FTP_ROOT"
-  FTP_USER=$_server_user_name
-  FTP_PASS=$(_server_password)
-  echo "$FTP_USER:$FTP_PASS" | chpasswd || fail "chpasswd for $FTP_USER failed"
-  chown "$FTP_USER" "$FTP_ROOT"
-  FTP_PORT=$(free_port)
+# _server_start NAME LOG PORTVAR CONFIGURE CMD...: picks a free port into PORTVAR,
+# runs CONFIGURE (writes the port into the server's config; may be :), launches
+# CMD and waits for it; a server that exits at start (its port taken meanwhile
+# by a test running alongside) is started again on another port, five times at
+# most. CMD's words may name the port as @PORT@.
+_server_start() {
+  local name=$1 log=$2 portvar=$3 configure=$4 attempt port arg
+  shift 4
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    eval "$portvar=$port"
+    "$configure"
+    local cmd=()
+    for arg in "$@"; do cmd+=("${arg//@PORT@/$port}"); done
+    _server_launch "$name" "$log" "${cmd[@]}"
+    [ "$attempt" -gt 1 ] || on_exit "_server_stop $name"
+    _server_wait "$name" "$port" && return 0
+    echo "$name exited at start on port $port (attempt $attempt); trying another port" >&2
+  done
+  fail "$name did not start in 5 attempts: $(tail -5 "$log" 2>/dev/null | tr '\n' ' ')"
+}
+
+# _vsftpd_conf: vsftpd.conf for $FTP_PORT (and FTPS when $_vsftpd_tls is YES).
+_vsftpd_conf() {
   local pasv
   pasv=$(free_port)
   pasv=$((pasv - pasv % 100))
@@ -164,9 +189,9 @@ xferlog_enable=NO
 vsftpd_log_file=$FTP_DIR/vsftpd.log
 max_per_ip=50
 EOF
-  if [ "$tls" = YES ]; then
+  if [ "$_vsftpd_tls" = YES ]; then
     FTP_CERT="$FTP_DIR/cert.pem"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    [ -f "$FTP_CERT" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
       -keyout "$FTP_DIR/key.pem" -out "$FTP_CERT" >/dev/null 2>&1 ||
       fail "openssl could not make the FTPS test certificate"
     cat >>"$FTP_DIR/vsftpd.conf" <<EOF
@@ -181,10 +206,49 @@ ssl_ciphers=HIGH
 EOF
     export FTP_CERT
   fi
-  _server_launch vsftpd "$FTP_DIR/stderr.log" /usr/sbin/vsftpd "$FTP_DIR/vsftpd.conf"
-  on_exit "_server_stop vsftpd"
-  _server_wait vsftpd "$FTP_PORT"
+}
+
+# start_vsftpd [--tls]: FTP with a local user chrooted in $FTP_ROOT; with --tls
+# the server also speaks explicit FTPS (AUTH TLS) with a self-signed certificate
+# ($FTP_CERT), allowed but not required.
+start_vsftpd() {
+  local tls=NO
+  [ "${1:-}" = --tls ] && tls=YES
+  [ -x /usr/sbin/vsftpd ] || fail "vsftpd is not installed (run scripts/setup)"
+  FTP_DIR="$T/vsftpd"
+  FTP_ROOT="$FTP_DIR/root"
+  mkdir -p "$FTP_ROOT" "$FTP_DIR/empty"
+  chmod 755 "$FTP_DIR" "$FTP_DIR/empty"
+  _server_user ftp "$FTP_ROOT"
+  FTP_USER=$_server_user_name
+  FTP_PASS=$(_server_password)
+  echo "$FTP_USER:$FTP_PASS" | chpasswd || fail "chpasswd for $FTP_USER failed"
+  chown "$FTP_USER" "$FTP_ROOT"
+  _vsftpd_tls=$tls
+  _server_start vsftpd "$FTP_DIR/stderr.log" FTP_PORT _vsftpd_conf \
+    /usr/sbin/vsftpd "$FTP_DIR/vsftpd.conf"
   export FTP_PORT FTP_USER FTP_PASS FTP_ROOT FTP_DIR
+}
+
+# _sshd_conf: sshd_config for $SSH_PORT.
+_sshd_conf() {
+  cat >"$SSH_DIR/sshd_config" <<EOF
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $SSH_DIR/host_key
+PidFile $SSH_DIR/sshd.pid
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin no
+AllowUsers $SSH_USER
+MaxStartups 50
+MaxSessions 50
+Subsystem sftp internal-sftp
+EOF
 }
 
 # start_sshd: OpenSSH on a high port, internal-sftp, password and key logins for
@@ -210,28 +274,8 @@ start_sshd() {
   SSH_KEY="$SSH_DIR/user_key"
   SSH_KEY_PASS_FILE="$SSH_DIR/user_key_pass"
   SSH_HOST_PUB="$SSH_DIR/host_key.pub"
-  SSH_PORT=$(free_port)
-  cat >"$SSH_DIR/sshd_config" <<EOF
-Port $SSH_PORT
-ListenAddress 127.0.0.1
-HostKey $SSH_DIR/host_key
-PidFile $SSH_DIR/sshd.pid
-AuthorizedKeysFile $SSH_DIR/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin no
-AllowUsers $SSH_USER
-MaxStartups 50
-MaxSessions 50
-Subsystem sftp internal-sftp
-EOF
-  _server_launch sshd "$SSH_DIR/stderr.log" /usr/sbin/sshd -D -f "$SSH_DIR/sshd_config" \
-    -E "$SSH_DIR/sshd.log"
-  on_exit "_server_stop sshd"
-  _server_wait sshd "$SSH_PORT"
+  _server_start sshd "$SSH_DIR/stderr.log" SSH_PORT _sshd_conf \
+    /usr/sbin/sshd -D -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"
   export SSH_PORT SSH_USER SSH_PASS SSH_HOME SSH_DIR SSH_KEY SSH_KEY_PASS SSH_KEY_PASS_FILE \
     SSH_HOST_PUB
 }
@@ -245,11 +289,8 @@ start_s3rver() {
   S3_BUCKET=replay-test
   S3_ACCESS=S3RVER
   S3_SECRET=S3RVER
-  S3_PORT=$(free_port)
-  _server_launch s3rver "$S3_DIR/s3rver.log" "$s3rver" -d "$S3_DIR/data" -p "$S3_PORT" \
+  _server_start s3rver "$S3_DIR/s3rver.log" S3_PORT : "$s3rver" -d "$S3_DIR/data" -p @PORT@ \
     -a 127.0.0.1 --silent --configure-bucket "$S3_BUCKET" --no-vhost-buckets
-  on_exit "_server_stop s3rver"
-  _server_wait s3rver "$S3_PORT"
   export S3_PORT S3_BUCKET S3_ACCESS S3_SECRET S3_DIR
 }
 
@@ -262,11 +303,8 @@ start_azurite() {
   AZ_ACCOUNT=devstoreaccount1
   # Azurite's published development key (documented by Microsoft, not a secret).
   AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
-  AZ_PORT=$(free_port)
-  _server_launch azurite "$AZ_DIR/azurite.log" "$azurite" --blobHost 127.0.0.1 \
-    --blobPort "$AZ_PORT" -l "$AZ_DIR/data" --skipApiVersionCheck --loose --silent --disableTelemetry
-  on_exit "_server_stop azurite"
-  _server_wait azurite "$AZ_PORT"
+  _server_start azurite "$AZ_DIR/azurite.log" AZ_PORT : "$azurite" --blobHost 127.0.0.1 \
+    --blobPort @PORT@ -l "$AZ_DIR/data" --skipApiVersionCheck --loose --silent --disableTelemetry
   export AZ_PORT AZ_ACCOUNT AZ_KEY AZ_DIR
 }
 
@@ -275,9 +313,6 @@ start_httpd() {
   local httpd
   httpd=$(bin filestore_httpd)
   mkdir -p "$T/httpd"
-  HTTPD_PORT=$(free_port)
-  _server_launch httpd "$T/httpd/httpd.log" "$httpd" "$HTTPD_PORT" "$@"
-  on_exit "_server_stop httpd"
-  _server_wait httpd "$HTTPD_PORT"
+  _server_start httpd "$T/httpd/httpd.log" HTTPD_PORT : "$httpd" @PORT@ "$@"
   export HTTPD_PORT
 }
