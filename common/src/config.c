@@ -233,6 +233,19 @@ static const struct field creator_fields[] = {
 };
 static const struct schema creator_schema = SCHEMA(creator_fields);
 
+static const struct field loader_manifest_fields[] = {
+    {"audit", F_BOOL, offsetof(struct replay_loader_manifest_config, audit), NULL, 0, 0, 0},
+    {"trusted_keys", F_LIST, offsetof(struct replay_loader_manifest_config, trusted_keys), NULL, 0,
+     0, 0},
+    {"require_signature", F_BOOL, offsetof(struct replay_loader_manifest_config, require_signature),
+     NULL, 0, 0, 0},
+    {"wait", F_INT, offsetof(struct replay_loader_manifest_config, wait), NULL, 1, 31 * 24 * 3600,
+     0},
+    {"grace", F_INT, offsetof(struct replay_loader_manifest_config, grace), NULL, 1,
+     366 * 24 * 3600, 0},
+};
+static const struct schema loader_manifest_schema = SCHEMA(loader_manifest_fields);
+
 static const struct field loader_fields[] = {
     {"client", F_MAP, offsetof(struct replay_loader_config, client), &client_schema, 0, 0, 0},
     {"input_directory", F_STRING, offsetof(struct replay_loader_config, input_directory), NULL, 0, 0, 0},
@@ -253,6 +266,8 @@ static const struct field loader_fields[] = {
     {"scan_interval", F_INT, offsetof(struct replay_loader_config, scan_interval), NULL, 1, 3600, 0},
     {"requeue_after", F_INT, offsetof(struct replay_loader_config, requeue_after), NULL, 1,
      31 * 24 * 3600, 0},
+    {"manifest", F_MAP, offsetof(struct replay_loader_config, manifest), &loader_manifest_schema,
+     0, 0, 0},
 };
 static const struct schema loader_schema = SCHEMA(loader_fields);
 
@@ -386,6 +401,9 @@ static int loader_defaults(struct replay_loader_config *l)
     l->settle_time = 10;
     l->scan_interval = 5;
     l->requeue_after = 3600;
+    l->manifest.wait = 3600;
+    l->manifest.grace = 86400;
+    rc = rc ? rc : list_set(&l->manifest.trusted_keys, NULL, 0);
     return rc ? rc : list_set(&l->rescan, NULL, 0);
 }
 
@@ -1069,9 +1087,16 @@ static json_t *json_creator(const struct replay_creator_config *c)
     return o;
 }
 
+bool replay_loader_manifest_on(const struct replay_loader_manifest_config *m)
+{
+    return m->audit || m->require_signature || m->trusted_keys.count > 0;
+}
+
 static json_t *json_loader(const struct replay_loader_config *l)
 {
-    return json_pack("{s:o, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:i, s:i, s:i}", "client",
+    const struct replay_loader_manifest_config *m = &l->manifest;
+    return json_pack("{s:o, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:i, s:i, s:i, "
+                     "s:{s:b, s:o, s:b, s:i, s:i}}", "client",
                      json_client(&l->client), "input_directory", l->input_directory,
                      "failed_directory", l->failed_directory, "working_directory",
                      l->working_directory, "input_threads", l->input_threads,
@@ -1079,7 +1104,9 @@ static json_t *json_loader(const struct replay_loader_config *l)
                      "reclassification", json_str_or_null(l->reclassification), "rescan",
                      json_list(&l->rescan), "sync_check_interval", l->sync_check_interval,
                      "settle_time", l->settle_time, "scan_interval", l->scan_interval,
-                     "requeue_after", l->requeue_after);
+                     "requeue_after", l->requeue_after, "manifest", "audit", m->audit,
+                     "trusted_keys", json_list(&m->trusted_keys), "require_signature",
+                     m->require_signature, "wait", m->wait, "grace", m->grace);
 }
 
 char *replay_config_to_json(const struct replay_config *cfg)
@@ -1142,6 +1169,7 @@ void replay_config_free(struct replay_config *cfg)
     free(cfg->loader.min_classification);
     free(cfg->loader.reclassification);
     list_free(&cfg->loader.rescan);
+    list_free(&cfg->loader.manifest.trusted_keys);
     free(cfg->redis.url);
     free(cfg->redis.persistent_url);
     free(cfg->logging.heartbeat_file);

@@ -84,7 +84,10 @@ enum replay_names_kind replay_names_classify(const char *base)
 {
     if (base == NULL || base[0] == '\0' || base[0] == '.' || strchr(base, '/') != NULL)
         return REPLAY_NAMES_IGNORED;
-    size_t len = strlen(base);
+    size_t len = strlen(base), pl = strlen(REPLAY_NAMES_MANIFEST_PREFIX);
+    if (strncmp(base, REPLAY_NAMES_MANIFEST_PREFIX, pl) == 0 &&
+        has_suffix(base + pl, len - pl, REPLAY_NAMES_MANIFEST_SUFFIX))
+        return REPLAY_NAMES_MANIFEST;
     if (has_suffix(base, len, REPLAY_NAMES_BUNDLE_SUFFIX))
         return REPLAY_NAMES_BUNDLE;
     if (has_suffix(base, len, REPLAY_NAMES_JSON_CART_SUFFIX))

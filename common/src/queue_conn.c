@@ -523,6 +523,26 @@ int replay__q_exec_shape(struct replay_queue *q, struct replay__q_cmd *c, const 
     return rc;
 }
 
+int replay__q_command_v(struct replay_queue *q, const char *what, const char *shape,
+                        redisReply **out, struct replay_err *err, va_list ap)
+{
+    struct replay__q_cmd cmd;
+    replay__q_cmd_init(&cmd, what, -1);
+    for (const char *a = va_arg(ap, const char *); a != NULL; a = va_arg(ap, const char *))
+        replay__q_arg(&cmd, a);
+    return replay__q_exec_shape(q, &cmd, shape, out, err);
+}
+
+int replay__q_command(struct replay_queue *q, const char *what, const char *shape,
+                      redisReply **out, struct replay_err *err, ...)
+{
+    va_list ap;
+    va_start(ap, err);
+    int rc = replay__q_command_v(q, what, shape, out, err, ap);
+    va_end(ap);
+    return rc;
+}
+
 int replay__q_exec_int(struct replay_queue *q, struct replay__q_cmd *c, long long *value,
                        struct replay_err *err)
 {

@@ -10,11 +10,14 @@
  *                       recovery, :bad lists
  *   queue_checkpoint.c  checkpoints (persistent Redis)
  *   queue_manifest.c    the manifest journal (persistent Redis)
+ *   queue_audit.c       the target's audit of manifests (persistent Redis)
+ *   queue_audit_report.c  the audit read whole, as JSON (replay-ctl audit, the loader)
  *   queue_views.c       operator views (replay-ctl queues)
  */
 #ifndef REPLAY_QUEUE_INT_H
 #define REPLAY_QUEUE_INT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +49,16 @@ bool replay__queue_consumer_id_char(char c);
 /* Frees the fields of an item (not its owner link). */
 void replay__queue_item_destroy(struct replay_queue_item *item);
 
+/* ---- the audit (queue_audit.c) ---- */
+
+/* "replay_audit:<what>" or, with a source (checked), "replay_audit:<source>:<what>". */
+REPLAY_MUST_CHECK int replay__queue_audit_key(const char *source, const char *what, char *buf,
+                                              size_t size, struct replay_err *err);
+/* A promise's entry JSON ({"source", "sequence", "size", ...}) into out. */
+REPLAY_MUST_CHECK int replay__queue_audit_entry(const char *json,
+                                                struct replay_queue_audit_promise *out,
+                                                struct replay_err *err);
+
 /* ---- Lua scripts: every move between lists is one of these, so it is atomic ---- */
 
 enum replay__q_script {
@@ -53,7 +66,8 @@ enum replay__q_script {
     REPLAY__QS_RETURN_OWN, REPLAY__QS_RECOVER_DEAD, REPLAY__QS_TOUCH, REPLAY__QS_CLOSE,
     REPLAY__QS_RECONCILE, REPLAY__QS_REQUEUE_BAD, REPLAY__QS_BAD_PREVIEW,
     REPLAY__QS_CHECKPOINT_ADVANCE, REPLAY__QS_IN_FLIGHT, REPLAY__QS_MANIFEST_PREPARE,
-    REPLAY__QS_MANIFEST_COMMIT, REPLAY__QS_COUNT
+    REPLAY__QS_MANIFEST_COMMIT, REPLAY__QS_AUDIT_ACCEPT, REPLAY__QS_AUDIT_ARRIVE,
+    REPLAY__QS_AUDIT_WAKE, REPLAY__QS_COUNT
 };
 
 /* The text of each script (the consumer scripts begin with queue_prelude.lua). */
@@ -114,6 +128,15 @@ REPLAY_MUST_CHECK int replay__q_exec_shape(struct replay_queue *q, struct replay
 /* replay__q_exec_shape for an integer; value may be NULL. */
 REPLAY_MUST_CHECK int replay__q_exec_int(struct replay_queue *q, struct replay__q_cmd *c,
                                          long long *value, struct replay_err *err);
+
+/* One command (no script) from a NULL-terminated list of string arguments, run as
+ * replay__q_exec_shape: its reply of the given shape into *out (caller frees). */
+REPLAY_MUST_CHECK int replay__q_command(struct replay_queue *q, const char *what,
+                                        const char *shape, redisReply **out,
+                                        struct replay_err *err, ...);
+REPLAY_MUST_CHECK int replay__q_command_v(struct replay_queue *q, const char *what,
+                                          const char *shape, redisReply **out,
+                                          struct replay_err *err, va_list ap);
 
 /* ---- reply shapes: every reply is checked before a field of it is read ---- */
 

@@ -397,11 +397,3 @@ int replay_manifest_name(const char *created, int64_t sequence, char *out, size_
     return 0;
 }
 
-bool replay_manifest_is_name(const char *base_name)
-{
-    size_t len = strlen(base_name), pl = strlen(REPLAY_MANIFEST_PREFIX),
-           sl = strlen(REPLAY_MANIFEST_SUFFIX);
-    return len > pl + sl && strncmp(base_name, REPLAY_MANIFEST_PREFIX, pl) == 0 &&
-           strcmp(base_name + len - sl, REPLAY_MANIFEST_SUFFIX) == 0 &&
-           strchr(base_name, '/') == NULL && !replay_atomicfile_is_tmp_name(base_name);
-}

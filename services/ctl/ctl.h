@@ -1,7 +1,7 @@
 /*
  * replay-ctl: the operator's command line. main.c dispatches on the first word to
  * one command per file (config.c, cart.c, queues.c, status.c, failed.c,
- * request.c, verify.c, keygen.c). A command gets the words after its name and
+ * request.c, verify.c, keygen.c, audit.c). A command gets the words after its name and
  * the global options, and returns the process exit code (0 ok, 1 failure, 2 bad usage or
  * configuration; decisions.md §14). Every command prints a table for people by
  * default and one JSON document with --json; output.c holds what they share.
@@ -32,6 +32,7 @@ int ctl_failed(int argc, char **argv, const struct ctl_globals *g);
 int ctl_request(int argc, char **argv, const struct ctl_globals *g);
 int ctl_verify(int argc, char **argv, const struct ctl_globals *g);
 int ctl_keygen(int argc, char **argv, const struct ctl_globals *g);
+int ctl_audit(int argc, char **argv, const struct ctl_globals *g);
 
 /* ---- output.c ---- */
 
@@ -49,7 +50,13 @@ long long ctl_int(const json_t *o, const char *key);
 /* Loads the configuration; on failure prints why and returns 2 (*cfg NULL). */
 int ctl_load_config(const char *cmd, const struct ctl_globals *g, struct replay_config **cfg);
 
-/* ---- queues.c, shared with status ---- */
+/* ---- queues.c, shared with status and audit ---- */
+
+struct replay_queue;
+/* Opens a Redis for a command: connect within 3 s, give up on a Redis silent for
+ * timeout_s. */
+int ctl_open_redis(const char *url, const char *role, long timeout_s, struct replay_queue **q,
+                   struct replay_err *err);
 
 /* The overview of Replay's Redis into `out` (an object, borrowed): "redis",
  * "persistent_redis" (passwords masked) and where they came from, "queues" (one

@@ -21,7 +21,7 @@ static void keygen_usage(FILE *f)
         "\n"
         "  Makes an Ed25519 key pair for signed manifests: OUT, the private key\n"
         "  (PEM, PKCS#8, mode 0600), for creator.manifest.signing_key on the source\n"
-        "  side; OUT.pub, the public key (PEM), for loader.trust.public_keys on the\n"
+        "  side; OUT.pub, the public key (PEM), for loader.manifest.trusted_keys on the\n"
         "  target side. Never overwrites a file. Prints the key's fingerprint\n"
         "  (SHA256:<hex>), the name manifests give the key that signed them.\n"
         "\n"

@@ -15,6 +15,7 @@ static const struct ctl_command commands[] = {
     {"verify", "check bundles and exports (digests, members, results.json) offline", ctl_verify},
     {"cart", "pack, unpack, show or verify CaRT files", ctl_cart},
     {"keygen", "make the Ed25519 key pair that signs manifests", ctl_keygen},
+    {"audit", "what the manifests promised and what never arrived, per source", ctl_audit},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -89,8 +89,8 @@ static int parse_args(int argc, char **argv, struct queues_args *a)
     return 0;
 }
 
-static int open_redis(const char *url, const char *role, long timeout_s, struct replay_queue **q,
-                      struct replay_err *err)
+int ctl_open_redis(const char *url, const char *role, long timeout_s, struct replay_queue **q,
+                   struct replay_err *err)
 {
     struct replay_queue_options o = {.url = url, .role = role,
                                      .give_up_ms = (unsigned)timeout_s * 1000u,
@@ -167,11 +167,11 @@ int ctl_queues_collect(const struct replay_config *cfg, long timeout_s, json_t *
                         json_string(cfg->redis.persistent_url_source));
     json_object_set_new(out, "queues", queues);
     json_object_set_new(out, "checkpoints", cps);
-    int rc = open_redis(cfg->redis.url, "queues", timeout_s, &q, err);
+    int rc = ctl_open_redis(cfg->redis.url, "queues", timeout_s, &q, err);
     for (int t = 0; rc == 0 && t < REPLAY_QUEUE_TYPE_COUNT; t++)
         rc = collect_type(q, (enum replay_queue_type)t, queues, err);
     if (rc == 0)
-        rc = open_redis(cfg->redis.persistent_url, "checkpoints", timeout_s, &p, err);
+        rc = ctl_open_redis(cfg->redis.persistent_url, "checkpoints", timeout_s, &p, err);
     if (rc == 0)
         rc = collect_checkpoints(p, cps, err);
     replay_queue_close(p);
@@ -266,7 +266,7 @@ static int show_bad(const struct replay_config *cfg, const struct queues_args *a
     if (replay_queue_type_parse(a->bad, &t, &err) < 0)
         return ctl_fail(CMD, 2, "%s", err.msg);
     struct bad_rows rows = {a->json ? json_array() : NULL, 0};
-    int rc = open_redis(cfg->redis.url, "queues", a->timeout_s, &q, &err);
+    int rc = ctl_open_redis(cfg->redis.url, "queues", a->timeout_s, &q, &err);
     if (rc == 0)
         rc = replay_queue_each_bad(q, t, (size_t)a->limit, PREVIEW_BYTES, on_bad, &rows, &err);
     replay_queue_close(q);
@@ -286,7 +286,7 @@ static int requeue_bad(const struct replay_config *cfg, const struct queues_args
     bool all = strcmp(a->requeue, "all") == 0;
     if (!all && replay_queue_type_parse(a->requeue, &t, &err) < 0)
         return ctl_fail(CMD, 2, "%s", err.msg);
-    int rc = open_redis(cfg->redis.url, "queues", a->timeout_s, &q, &err);
+    int rc = ctl_open_redis(cfg->redis.url, "queues", a->timeout_s, &q, &err);
     for (int i = all ? 0 : (int)t; rc == 0 && i <= (all ? REPLAY_QUEUE_FILE : (int)t); i++) {
         long long moved = 0;
         rc = replay_queue_requeue_bad(q, (enum replay_queue_type)i, &moved, &err);

@@ -17,6 +17,7 @@ static const struct replay_app_desc desc = {
 };
 
 static struct lworker_slot *slots;
+static struct lworker_trust trust;
 
 /* The worker removes loaded files from the input directory and moves refused ones
  * into the failed directory: both must be writable. */
@@ -34,14 +35,23 @@ static int setup(struct replay_app *app, void *arg)
 {
     (void)arg;
     const struct replay_config *cfg = replay_app_config(app);
+    struct replay_err terr = {0};
     int code = check_dirs(&cfg->loader);
     int n = cfg->loader.input_threads;
+    if (code == 0 && lworker_trust_setup(cfg, &trust, &terr) != 0) {
+        replay_log(REPLAY_LOG_CRITICAL, "Bad configuration: %s", terr.msg);
+        code = REPLAY_ECONFIG;
+    }
+    if (code == 0 && trust.on)
+        replay_info("Manifests on: %zu trusted key(s), signatures %s, a file waits %lld s for "
+                    "its manifest",
+                    trust.n_keys, trust.require ? "required" : "not required", trust.wait_s);
     if (code == 0 && (slots = calloc((size_t)n, sizeof(*slots))) == NULL)
         code = REPLAY_ENOMEM;
     for (int i = 0; code == 0 && i < n; i++) {
         char name[48];
         struct replay_err err = {0};
-        slots[i] = (struct lworker_slot){cfg, (unsigned)i};
+        slots[i] = (struct lworker_slot){cfg, (unsigned)i, &trust};
         snprintf(name, sizeof(name), "File processor #%d", i);
         code = replay_supervisor_add(replay_app_supervisor(app), name, lworker_thread, &slots[i],
                                      &err);
@@ -55,5 +65,6 @@ int main(int argc, char **argv)
 {
     int code = replay_app_main(&desc, argc, argv, setup, NULL);
     free(slots);
+    lworker_trust_free(&trust);
     return code;
 }

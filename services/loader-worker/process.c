@@ -10,6 +10,11 @@
  * importing it twice. A path with no file any more is a twin whose work is done:
  * acknowledged.
  *
+ * With loader.manifest on, a manifest is verified and recorded instead of
+ * imported, and any other file is checked against the manifests first (trust.c):
+ * one that must wait for its manifest is left where it is and its message
+ * acknowledged (the loader queues it again when it is due).
+ *
  * Outcomes: loaded -> the input file is removed (only if the name still holds the
  * file that was loaded), then acknowledged. Refused for good (a bad bundle, a
  * digest mismatch, a 4xx, a 500 that stays) -> moved to the failed directory with
@@ -42,6 +47,7 @@ enum outcome {
     O_BAD,     /* the message itself is refused: to :bad */
     O_FAILED,  /* refused for good: failed directory, acknowledge */
     O_RETRY,   /* passing trouble: back off, try again holding the message */
+    O_WAIT,    /* waits for its manifest: the file stays, acknowledge */
     O_STOP,    /* shutdown: keep the message */
 };
 
@@ -99,6 +105,9 @@ static enum outcome locate(struct lworker_job *j, char *dir, struct replay_err *
                        "not an absolute path without . or .. components", "");
     if (j->kind == REPLAY_NAMES_IGNORED)
         return because(O_BAD, err, REPLAY_EUNSAFE, 0, "not the name of a bundle or export", "");
+    if (j->kind == REPLAY_NAMES_MANIFEST && !j->r->slot->trust->on)
+        return because(O_BAD, err, REPLAY_EUNSUPPORTED, 0,
+                        "a manifest, and manifests are off (loader.manifest)", "");
     snprintf(parent, sizeof(parent), "%.*s", (int)(j->base - j->path - 1), j->path);
     if (realpath(parent[0] != '\0' ? parent : "/", dir) == NULL)
         return errno == ENOENT || errno == ENOTDIR
@@ -157,17 +166,33 @@ static enum outcome open_file(struct lworker_job *j, const char *dir, struct rep
 
 /* ---- one try ---- */
 
+/* The work on the open file: a manifest recorded, or a file checked against the
+ * manifests (when they are on) and imported. */
+static int dispatch(struct lworker_job *j, struct replay_err *err)
+{
+    bool manifests = j->r->slot->trust->on;
+    if (j->kind == REPLAY_NAMES_MANIFEST)
+        return lworker_manifest(j, err);
+    int code = manifests ? lworker_trust_check(j, err) : 0;
+    if (code != 0 || j->waiting)
+        return code;
+    return j->kind == REPLAY_NAMES_BUNDLE ? lworker_bundle(j, err) : lworker_lists(j, err);
+}
+
 static enum outcome attempt(struct lworker_job *j, struct replay_err *err)
 {
     char dir[PATH_MAX];
+    j->waiting = j->hashed = false;
+    j->reason_word = NULL;
+    j->source[0] = '\0';
     enum outcome o = locate(j, dir, err);
     if (o == O_LOADED)
         o = open_file(j, dir, err);
     if (o != O_LOADED)
         return o;
-    int code = j->kind == REPLAY_NAMES_BUNDLE ? lworker_bundle(j, err) : lworker_lists(j, err);
+    int code = dispatch(j, err);
     if (code == 0)
-        return O_LOADED;
+        return j->waiting ? O_WAIT : O_LOADED;
     switch (replay_service_verdict(code, 0)) {
     case REPLAY_VERDICT_STOP:
         return O_STOP;
@@ -262,12 +287,41 @@ static bool until_done(struct lworker_job *j, const char *what,
     }
 }
 
+/* A manifest's signature goes where the manifest goes. */
+static int move_sig_to_failed(struct lworker_job *j, struct replay_err *err)
+{
+    char sig_name[NAME_MAX + 8];
+    lworker_sig_name(j, sig_name, sizeof(sig_name));
+    int code = replay_failed_move(j->r->slot->cfg->loader.failed_directory, j->dirfd, sig_name,
+                                  j->r->cancel, err);
+    if (code == REPLAY_ENOTFOUND || code == REPLAY_EUNSUPPORTED) {
+        replay_err_clear(err);
+        return 0;
+    }
+    return code;
+}
+
+static int settle_failed(struct lworker_job *j, struct replay_err *err)
+{
+    return lworker_trust_settle(j, false, err);
+}
+
+static int settle_loaded(struct lworker_job *j, struct replay_err *err)
+{
+    return lworker_trust_settle(j, true, err);
+}
+
 static bool fail_file(struct lworker_job *j, const char *reason)
 {
     replay_error("Failed to load the bundle file %s, moving it to the failed directory. "
                  "Reason: %s",
                  j->path, reason);
-    if (!until_done(j, "Moving to the failed directory", move_to_failed))
+    /* The audit first: a crash after it counts a failure twice, never zero times. */
+    if (!until_done(j, "Recording the failure of", settle_failed) ||
+        !until_done(j, "Moving to the failed directory", move_to_failed))
+        return false;
+    if (j->kind == REPLAY_NAMES_MANIFEST &&
+        !until_done(j, "Moving the signature to the failed directory", move_sig_to_failed))
         return false;
     for (;;) {
         struct replay_err err = {0};
@@ -295,7 +349,8 @@ static int settle(struct lworker_run *r, struct replay_queue_item *item, enum ou
 
 static int handle(struct lworker_run *r, struct replay_queue_item *item)
 {
-    struct lworker_job j = {.r = r, .path = replay_queue_item_id(item), .dirfd = -1, .fd = -1};
+    struct lworker_job j = {.r = r, .path = replay_queue_item_id(item), .dirfd = -1, .fd = -1,
+                            .sequence = -1};
     struct replay_err err = {0};
     enum outcome o;
     replay_info("Processing file: %s", j.path);
@@ -307,9 +362,18 @@ static int handle(struct lworker_run *r, struct replay_queue_item *item)
     }
     bool finished = true;
     if (o == O_LOADED) {
-        finished = until_done(&j, "Removing the loaded file", remove_input);
+        /* A file's arrival is recorded before it goes (a crash in between imports
+         * it again, harmless); a manifest is marked done only once it is gone (its
+         * bytes seen again after that are a replay). */
+        bool manifest = j.kind == REPLAY_NAMES_MANIFEST;
+        finished = (manifest || until_done(&j, "Recording the arrival of", settle_loaded)) &&
+                   until_done(&j, "Removing the loaded file", remove_input) &&
+                   (!manifest || until_done(&j, "Recording", settle_loaded));
         if (finished)
-            replay_info("Loaded %s", j.path);
+            replay_info("%s %s", manifest ? "Recorded" : "Loaded", j.path);
+    } else if (o == O_WAIT) {
+        replay_info("%s waits for %s (it stays; looked at again later)", j.path,
+                    j.kind == REPLAY_NAMES_MANIFEST ? "its signature" : "a manifest that lists it");
     } else if (o == O_FAILED) {
         finished = fail_file(&j, err.msg);
     } else if (o == O_GONE) {
@@ -355,6 +419,8 @@ static int open_all(struct lworker_run *r, struct replay_err *err)
         code = replay_service_redis(cfg, false, "queues", r->cancel, &r->q, err);
     if (code == 0)
         code = replay_queue_consumer_open(r->q, REPLAY_QUEUE_FILE, id, &r->consumer, err);
+    if (code == 0 && r->slot->trust->on)
+        code = replay_service_redis(cfg, true, "audit", r->cancel, &r->audit, err);
     return code;
 }
 
@@ -370,6 +436,7 @@ int lworker_thread(void *arg, const struct replay_cancel *cancel)
         replay_error("Cannot start the file processor: %s", err.msg);
     replay_queue_consumer_close(r.consumer);
     replay_queue_close(r.q);
+    replay_queue_close(r.audit);
     replay_alclient_close(r.client);
     return code == REPLAY_ECANCELED ? 0 : code;
 }

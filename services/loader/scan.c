@@ -38,6 +38,7 @@ struct lrun {
     struct replay_queue *q;
     struct replay_fswatch *w;
     struct loader_sync sync;
+    struct loader_audit audit;
     struct replay_backoff backoff;
     char state_path[PATH_MAX];
     /* per pass: may lost messages be queued again? (asked once, lazily) */
@@ -70,8 +71,8 @@ static int on_settled(void *ctx, struct replay_fswatch_file *f, struct replay_er
 {
     struct lrun *r = ctx;
     int64_t now = (int64_t)time(NULL);
-    if (f->mark == MARK_REFUSED)
-        return 0;
+    if (f->mark == MARK_REFUSED || (f->kind == REPLAY_NAMES_MANIFEST && !r->audit.on))
+        return 0; /* (manifests stay where they are while loader.manifest is off) */
     if (f->mark > 0 && !r->requeue_all &&
         (now - f->mark < r->cfg->loader.requeue_after || !requeue_allowed(r)))
         return 0;
@@ -175,6 +176,7 @@ static int loader_loop(struct lrun *r)
             continue;
         }
         replay_backoff_reset(&r->backoff);
+        loader_audit_pass(&r->audit, r->q);
         loader_sync_check(&r->sync);
         if (replay_fswatch_wait(r->w, next_pass_ms(r, &p), r->cancel, NULL) != 0)
             return REPLAY_ECANCELED;
@@ -237,6 +239,8 @@ int loader_thread(void *arg, const struct replay_cancel *cancel)
     if (code == 0)
         code = loader_sync_open(&r.sync, r.cfg, cancel, &err);
     if (code == 0)
+        code = loader_audit_open(&r.audit, r.cfg, cancel, &err);
+    if (code == 0)
         code = open_watcher(&r, &err);
     if (code == 0)
         code = loader_loop(&r);
@@ -244,6 +248,7 @@ int loader_thread(void *arg, const struct replay_cancel *cancel)
         replay_error("Cannot start the file loader: %s", err.msg);
     replay_fswatch_close(r.w);
     loader_sync_close(&r.sync);
+    loader_audit_close(&r.audit);
     replay_queue_close(r.q);
     return code == REPLAY_ECANCELED ? 0 : code;
 }

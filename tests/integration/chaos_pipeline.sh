@@ -48,9 +48,7 @@ creator:
   output_filestore: "file://$T/out"
   working_directory: "$T/creator-work"
 loader:
-  client:
-    type: api
-    options: {host: "$ALSIM_TARGET_URL", user: "$ALSIM_TARGET_USER", apikey: "$ALSIM_TARGET_APIKEY"}
+$(target_client_yaml)
   input_directory: "$T/in"
   failed_directory: "$T/failed"
   working_directory: "$T/loader-work"

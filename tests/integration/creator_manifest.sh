@@ -6,6 +6,9 @@
 # verifies and whose sequence and hash chain hold across a crash (SIGKILL) and a
 # clean stop of the worker. A bad signing key or a missing source name stops the
 # worker at start with exit 2 and a message that never quotes the key.
+# Then the whole way across: the output, copied into a loader's input directory
+# (bundles first, manifests last), imports whole with require_signature on, and
+# `replay-ctl audit` finds no gap, nothing missing, nothing unlisted, no failure.
 . "$REPLAY_SOURCE_DIR/tests/integration/lib.sh"
 . "$REPLAY_SOURCE_DIR/tests/integration/alsim.sh"
 . "$REPLAY_SOURCE_DIR/tests/integration/services.sh"
@@ -107,4 +110,37 @@ services_finish
 n2=$(ls "$T/out" | grep -c '^replay_manifest_.*\.json$')
 assert_eq $((n1 + 1)) "$n2" "manifests after the restart"
 assert_not_contains "$(cat "$T/creator-worker.log")" "$body" "worker log"
-echo "creator manifests: ok ($n2 manifests)"
+
+note "across the gap: every file imports with require_signature on; the audit is clean"
+start_alsim --name target --mode upstream
+mkdir -p "$T/in" "$T/failed" "$T/lwork"
+write_config "$T/loader.yml" <<YML
+loader:
+$(target_client_yaml)
+  input_directory: "$T/in"
+  failed_directory: "$T/failed"
+  working_directory: "$T/lwork"
+  settle_time: 1
+  scan_interval: 1
+  input_threads: 4
+  manifest: {require_signature: true, trusted_keys: ["$T/key.pub"], wait: 600}
+YML
+start_service loader "$T/loader.yml"
+start_service loader-worker "$T/loader.yml"
+files=$(ls "$T/out" | grep -vc '^replay_manifest_')
+for f in $(ls "$T/out" | grep -v '^replay_manifest_' | shuf) $(ls "$T/out" | grep '^replay_manifest_'); do
+  cp "$T/out/$f" "$T/in/.$f.part" && mv "$T/in/.$f.part" "$T/in/$f"
+done
+wait_for 300 "the input directory empty" bash -c "[ -z \"\$(ls -A '$T/in')\" ]"
+[ -z "$(ls -A "$T/failed")" ] || fail "files failed: $(ls "$T/failed")"
+"$CTL" --config "$T/loader.yml" audit --json >"$T/audit.json" || fail "replay-ctl audit"
+jq -e --argjson n "$n2" '.sources["online-1"] | .manifests == $n and .first == 1 and .last == $n
+  and .gap_count == 0 and .unverified == 0 and .missing == [] and .failures == {}' "$T/audit.json" \
+  >/dev/null || fail "audit of the source: $(jq -c '.sources' "$T/audit.json")"
+jq -e '.missing_count == 0 and .awaiting_count == 0 and .unlisted_count == 0 and .failures == {}' \
+  "$T/audit.json" >/dev/null || fail "audit: $(jq -c 'del(.sources)' "$T/audit.json")"
+# Every alert and submission bundle, and the extra copy listed above.
+assert_eq "$((2 * N + 1))" "$(alsim_curl target /_sim/imports | jq '[.[] | select(.status == 200)] | length')" \
+  "bundles imported by the target"
+services_finish
+echo "creator manifests: ok ($n2 manifests, $files files across)"

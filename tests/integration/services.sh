@@ -30,6 +30,13 @@ source_client_yaml() {
     "$ALSIM_SOURCE_URL" "$ALSIM_SOURCE_USER" "$ALSIM_SOURCE_APIKEY"
 }
 
+# target_client_yaml: the loader's `client:` block for the al-sim named target,
+# indented for the loader section.
+target_client_yaml() {
+  printf '  client:\n    type: api\n    options: {host: "%s", user: "%s", apikey: "%s"}\n' \
+    "$ALSIM_TARGET_URL" "$ALSIM_TARGET_USER" "$ALSIM_TARGET_APIKEY"
+}
+
 _svc_var() { printf 'SVC_%s_PID' "$(printf '%s' "$1" | tr -c 'A-Za-z0-9\n' '_')"; }
 
 start_service() { # name config [extra args...]

@@ -77,6 +77,12 @@ static void test_names_classify_as_the_loader_sees_files(void **state)
     assert_int_equal(replay_names_classify("dir/alert_x.al_bundle"), REPLAY_NAMES_IGNORED);
     assert_int_equal(replay_names_classify(""), REPLAY_NAMES_IGNORED);
     assert_int_equal(replay_names_classify(NULL), REPLAY_NAMES_IGNORED);
+    assert_int_equal(replay_names_classify("replay_manifest_2026-12-04T13:20:11Z_42.json"),
+                     REPLAY_NAMES_MANIFEST);
+    assert_int_equal(replay_names_classify("replay_manifest_.json"), REPLAY_NAMES_IGNORED);
+    assert_int_equal(replay_names_classify("replay_manifest_x.json.sig"), REPLAY_NAMES_IGNORED);
+    assert_int_equal(replay_names_classify(".replay_manifest_x.json.replay-tmp-1"),
+                     REPLAY_NAMES_IGNORED);
 }
 
 static void test_names_collection_is_the_prefix_before_the_first_underscore(void **state)

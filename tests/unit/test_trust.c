@@ -492,11 +492,11 @@ static void test_trust_manifest_names(void **state)
     char name[REPLAY_MANIFEST_NAME_LEN];
     assert_int_equal(replay_manifest_name(CREATED, 42, name, sizeof(name), NULL), 0);
     assert_string_equal(name, "replay_manifest_2026-12-04T13:20:11.123456Z_42.json");
-    assert_true(replay_manifest_is_name(name));
-    assert_false(replay_manifest_is_name("replay_manifest_x_1.json.sig"));
-    assert_false(replay_manifest_is_name("alert_x.al_bundle"));
-    assert_false(replay_manifest_is_name("replay_manifest_.json"));
-    assert_false(replay_manifest_is_name(".replay_manifest_x_1.json.replay-tmp-abcdefghijkl"));
+    assert_int_equal(replay_names_classify(name), REPLAY_NAMES_MANIFEST);
+    assert_int_not_equal(replay_names_classify("replay_manifest_x_1.json.sig"), REPLAY_NAMES_MANIFEST);
+    assert_int_not_equal(replay_names_classify("alert_x.al_bundle"), REPLAY_NAMES_MANIFEST);
+    assert_int_not_equal(replay_names_classify("replay_manifest_.json"), REPLAY_NAMES_MANIFEST);
+    assert_int_not_equal(replay_names_classify(".replay_manifest_x_1.json.replay-tmp-abcdefghijkl"), REPLAY_NAMES_MANIFEST);
     assert_int_equal(replay_manifest_name("a/b", 1, name, sizeof(name), NULL), REPLAY_EINVAL);
     assert_int_equal(replay_manifest_name(CREATED, 1, name, 10, NULL), REPLAY_EINVAL);
 }

@@ -91,6 +91,17 @@ struct replay_creator_config {
     struct replay_manifest_config manifest;
 };
 
+/* Extension loader.manifest (docs/trust.md): manifests read, bundles checked against
+ * them, the audit kept. Off unless one of audit, trusted_keys, require_signature
+ * is set (replay_loader_manifest_on). */
+struct replay_loader_manifest_config {
+    bool audit;                            /* false: read manifests, keep the audit */
+    struct replay_string_list trusted_keys; /* Ed25519 public keys (PEM paths) */
+    bool require_signature;                /* false: import only what a signed manifest lists */
+    int wait;  /* 3600: s a file waits for its manifest (a manifest for its .sig) */
+    int grace; /* 86400: s after a manifest before a file it lists counts as missing */
+};
+
 struct replay_loader_config {
     struct replay_client_config client;
     char *input_directory;   /* "/tmp/replay/input" */
@@ -105,7 +116,11 @@ struct replay_loader_config {
     int settle_time;   /* 10: a file unchanged this long is complete */
     int scan_interval; /* 5: full pass of the input directory at least this often */
     int requeue_after; /* 3600: a queued file still present is queued again */
+    struct replay_loader_manifest_config manifest;
 };
+
+/* True when loader.manifest turns manifests on. */
+bool replay_loader_manifest_on(const struct replay_loader_manifest_config *m);
 
 struct replay_redis_config {
     char *url;            /* queues (non-persistent Redis) */

@@ -9,6 +9,8 @@
  *   <collection>_<iso time>.al_json.cart  a batch of badlist, safelist, signature
  *                                       or workflow documents (CaRT of a JSON array)
  *   <collection>_<anything>.al_json     the same, not CaRTed (older exports)
+ *   replay_manifest_<time>_<seq>.json   a manifest (docs/trust.md; not upstream's),
+ *                                       with its signature <name>.sig beside it
  * An id goes into a name only when it is safe as a file name: 1 to
  * REPLAY_NAMES_MAX_ID characters of [0-9A-Za-z_-] (Assemblyline's random ids are
  * base62). Anything else is bad input, refused, never used to build a path.
@@ -35,6 +37,8 @@
 #define REPLAY_NAMES_BUNDLE_SUFFIX ".al_bundle"
 #define REPLAY_NAMES_JSON_SUFFIX ".al_json"
 #define REPLAY_NAMES_JSON_CART_SUFFIX ".al_json.cart"
+#define REPLAY_NAMES_MANIFEST_PREFIX "replay_manifest_"
+#define REPLAY_NAMES_MANIFEST_SUFFIX ".json"
 
 /* True when id may be part of a file name (see above). */
 bool replay_names_id_is_safe(const char *id);
@@ -58,10 +62,11 @@ enum replay_names_kind {
     REPLAY_NAMES_BUNDLE,      /* .al_bundle */
     REPLAY_NAMES_JSON,        /* .al_json */
     REPLAY_NAMES_JSON_CART,   /* .al_json.cart */
+    REPLAY_NAMES_MANIFEST,    /* replay_manifest_*.json */
 };
 
-/* What the loader makes of a base name (no '/'): dot-files and names without a
- * Replay suffix (or with nothing before it) are IGNORED. */
+/* What the loader makes of a base name (no '/'): dot-files (temporary names among
+ * them) and names without a Replay suffix (or with nothing before it) are IGNORED. */
 enum replay_names_kind replay_names_classify(const char *base);
 
 /* The collection of a JSON export: its base name up to the first '_' must be

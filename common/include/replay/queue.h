@@ -363,6 +363,134 @@ REPLAY_MUST_CHECK int replay_queue_manifest_commit(struct replay_queue *q, const
                                                    const char *sha256, long long count,
                                                    bool *committed, struct replay_err *err);
 
+/* ---- the audit of manifests (the target's side; a handle on the persistent Redis;
+ * docs/trust.md) ----
+ * What verified manifests promised and what arrived, kept by the loader-worker
+ * and read by the loader (its warnings) and `replay-ctl audit`:
+ *   replay_audit:sources             set: the source names seen
+ *   replay_audit:<source>:manifests  hash: sha:<seq>, prev:<seq> (hex, '' for none),
+ *                                    info:<seq> (JSON for the operator), done:<seq>
+ *                                    (its input file is removed)
+ *   replay_audit:<source>:summary    hash: count, first, last, last_at, unverified
+ *   replay_audit:promised            hash: "<name>/<sha256>" -> the entry's JSON
+ *                                    {"source", "sequence", "size", "promised"}
+ *   replay_audit:names               hash: name -> the sha256s promised under it
+ *   replay_audit:pending             zset: "<name>/<sha256>" promised, not arrived
+ *                                    (score: when it was promised)
+ *   replay_audit:arrived             hash: "<name>/<sha256>" -> when it arrived
+ *   replay_audit:unlisted            zset: arrived, no manifest lists it (score:
+ *                                    when it arrived)
+ *   replay_audit:failures            hash: "<reason>\t<source>" -> count ('' source:
+ *                                    not known)
+ *   replay_audit:waiting             zset: path of a file waiting for its manifest
+ *                                    (or a manifest for its .sig) -> when it is due
+ *                                    to be looked at again
+ *   replay_audit:waiting_since       hash: that path -> when its wait began
+ *   replay_audit:warned              set: "gap <source> <seq>", "missing <name>/<sha>"
+ *                                    the loader warned about (once each)
+ * Times are epoch seconds. Sources follow replay_queue_manifest_source_ok. */
+
+#define REPLAY_QUEUE_AUDIT_PREFIX "replay_audit:"
+/* Most paths replay_queue_audit_due hands over at once; most files listed by
+ * name in a report (per list; the counts are complete). */
+#define REPLAY_QUEUE_AUDIT_BATCH 1000
+
+/* What replay_queue_audit_accept made of a manifest. */
+enum replay_queue_audit_verdict {
+    REPLAY_QUEUE_AUDIT_ACCEPTED = 1, /* recorded */
+    REPLAY_QUEUE_AUDIT_AGAIN = 2,    /* recorded before, its file not removed yet */
+    REPLAY_QUEUE_AUDIT_REPLAYED = -1, /* its sequence was seen: other bytes, or done */
+    REPLAY_QUEUE_AUDIT_CHAIN = -2,    /* its neighbours name other hashes */
+};
+
+struct replay_queue_audit_manifest {
+    const char *source;
+    long long sequence;
+    const char *sha256;          /* of its bytes */
+    const char *previous_sha256; /* "" for none */
+    const char *info;            /* JSON: what replay-ctl audit shows of it */
+    const char *files;           /* JSON array of [name, sha256, entry JSON] */
+    size_t files_len;
+    bool verified;               /* its signature was checked */
+    long long now;
+};
+
+/* Records a verified manifest and its promises in one atomic step (the rules of
+ * queue_audit_accept.lua); *verdict says what happened. */
+REPLAY_MUST_CHECK int replay_queue_audit_accept(struct replay_queue *q,
+                                                const struct replay_queue_audit_manifest *m,
+                                                enum replay_queue_audit_verdict *verdict,
+                                                struct replay_err *err);
+/* Marks the manifest's input file removed: the same bytes again are a replay. */
+REPLAY_MUST_CHECK int replay_queue_audit_done(struct replay_queue *q, const char *source,
+                                              long long sequence, struct replay_err *err);
+
+/* What the manifests say of a file. */
+enum replay_queue_audit_listing {
+    REPLAY_QUEUE_AUDIT_UNLISTED = 0, /* no manifest names it */
+    REPLAY_QUEUE_AUDIT_LISTED,       /* a manifest lists these exact bytes */
+    REPLAY_QUEUE_AUDIT_OTHER,        /* manifests list the name with other bytes */
+};
+
+struct replay_queue_audit_promise {
+    /* LISTED: the promise of these bytes; OTHER: of the first bytes promised under
+     * the name */
+    enum replay_queue_audit_listing listing;
+    char source[REPLAY_QUEUE_MANIFEST_SOURCE_MAX + 1]; /* who promised it */
+    long long sequence;                                /* in which manifest */
+    long long size;                                    /* how many bytes */
+};
+
+/* Looks the file (its base name and the sha256 of its bytes) up. */
+REPLAY_MUST_CHECK int replay_queue_audit_lookup(struct replay_queue *q, const char *name,
+                                                const char *sha256,
+                                                struct replay_queue_audit_promise *out,
+                                                struct replay_err *err);
+/* Records that the file arrived (the rules of queue_audit_arrive.lua). */
+REPLAY_MUST_CHECK int replay_queue_audit_arrived(struct replay_queue *q, const char *name,
+                                                 const char *sha256, long long now,
+                                                 struct replay_err *err);
+/* Counts a failure by its reason (one word) and source ("" when not known). */
+REPLAY_MUST_CHECK int replay_queue_audit_failure(struct replay_queue *q, const char *reason,
+                                                 const char *source, struct replay_err *err);
+
+/* The file at `path` waits: looked at again at `due`; *since gets when its wait
+ * began (now, the first time). */
+REPLAY_MUST_CHECK int replay_queue_audit_wait(struct replay_queue *q, const char *path,
+                                              long long now, long long due, long long *since,
+                                              struct replay_err *err);
+/* The file at `path` waits no more (decided, or gone). */
+REPLAY_MUST_CHECK int replay_queue_audit_unwait(struct replay_queue *q, const char *path,
+                                                struct replay_err *err);
+/* Every waiting file is due now (a manifest was recorded). */
+REPLAY_MUST_CHECK int replay_queue_audit_wake(struct replay_queue *q, struct replay_err *err);
+/* The waiting files due at `now` (at most REPLAY_QUEUE_AUDIT_BATCH) into *paths
+ * (caller frees with replay_queue_audit_paths_free) and *n. */
+REPLAY_MUST_CHECK int replay_queue_audit_due(struct replay_queue *q, long long now,
+                                             char ***paths, size_t *n, struct replay_err *err);
+/* `path` was queued again: it is next due at `due`, unless its worker decides
+ * first (and ends the wait, or sets its own due time). Never removes it, so a
+ * worker's new wait cannot be lost to this call. */
+REPLAY_MUST_CHECK int replay_queue_audit_postpone(struct replay_queue *q, const char *path,
+                                                  long long due, struct replay_err *err);
+/* How long a file waiting `wait_s` in all is left before it is looked at again
+ * (a tenth of it, from 1 s to a minute). */
+long long replay_queue_audit_recheck_s(long long wait_s);
+void replay_queue_audit_paths_free(char **paths, size_t n);
+
+/* The audit as JSON text into *json (caller frees): per source its manifests
+ * (count, first, last, unverified, gaps), the files promised and not arrived
+ * `grace` seconds after their manifest (missing) and the others (awaiting), the
+ * files no manifest lists, failures by reason (docs/trust.md shows the shape).
+ * Lists hold REPLAY_QUEUE_AUDIT_BATCH entries at most; counts are complete. */
+REPLAY_MUST_CHECK int replay_queue_audit_report(struct replay_queue *q, long long now,
+                                                long long grace, char **json,
+                                                struct replay_err *err);
+/* Adds `what` ("gap <source> <seq>", "missing <name>/<sha256>") to the warned set;
+ * *first is true when it was not there (warn now). */
+REPLAY_MUST_CHECK int replay_queue_audit_warn_once(struct replay_queue *q, const char *what,
+                                                   bool *first, struct replay_err *err);
+
 /* ---- operator views (replay-ctl queues) ---- */
 
 struct replay_queue_counts {

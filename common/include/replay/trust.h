@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "replay/error.h"
+#include "replay/names.h"
 
 #define REPLAY_TRUST_SIG_LEN 64
 /* "SHA256:" + 64 hex digits + NUL. */
@@ -114,8 +115,8 @@ REPLAY_MUST_CHECK int replay_trust_sha256_fd(int fd, char *hex, uint64_t *size,
 
 #define REPLAY_MANIFEST_FORMAT "assemblyline-replay-manifest"
 #define REPLAY_MANIFEST_VERSION 1
-#define REPLAY_MANIFEST_PREFIX "replay_manifest_"
-#define REPLAY_MANIFEST_SUFFIX ".json"
+#define REPLAY_MANIFEST_PREFIX REPLAY_NAMES_MANIFEST_PREFIX
+#define REPLAY_MANIFEST_SUFFIX REPLAY_NAMES_MANIFEST_SUFFIX
 #define REPLAY_MANIFEST_SIG_SUFFIX ".sig"
 /* Caps: a writer starts a new manifest when a cap would be passed; a reader
  * refuses a manifest that passes one. */
@@ -195,8 +196,6 @@ REPLAY_MUST_CHECK int replay_manifest_add_entry(struct replay_manifest *m, const
 /* `replay_manifest_<created>_<sequence>.json` into out (REPLAY_MANIFEST_NAME_LEN). */
 REPLAY_MUST_CHECK int replay_manifest_name(const char *created, int64_t sequence, char *out,
                                            size_t outsz, struct replay_err *err);
-/* True when `base_name` looks like a manifest's name (not its .sig). */
-bool replay_manifest_is_name(const char *base_name);
 /* True when `name` is a plain file name a manifest may list. */
 bool replay_manifest_file_name_is_safe(const char *name);
 
