@@ -267,3 +267,45 @@ int replay_trust_keygen(const char *path, char *fingerprint, struct replay_err *
     replay_trust_key_free(k);
     return rc;
 }
+
+int replay_trust_read_small(int dirfd, const char *name, size_t max, char **out, size_t *len,
+                            struct replay_err *err)
+{
+    struct stat st;
+    *out = NULL;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT || errno == ENAMETOOLONG
+                   ? replay_err_set(err, REPLAY_ENOTFOUND, "%s is not there", name)
+               : errno == ELOOP ? replay_err_set(err, REPLAY_EUNSAFE, "%s is a symbolic link", name)
+                                : replay_err_sys(err, REPLAY_EIO, errno, "open %s", name);
+    int rc = 0;
+    if (fstat(fd, &st) != 0)
+        rc = replay_err_sys(err, REPLAY_EIO, errno, "stat %s", name);
+    else if (!S_ISREG(st.st_mode))
+        rc = replay_err_set(err, REPLAY_EUNSAFE, "%s is not a regular file", name);
+    else if ((uint64_t)st.st_size > max)
+        rc = replay_err_set(err, REPLAY_ETOOBIG, "%s holds %lld bytes, more than %zu", name,
+                            (long long)st.st_size, max);
+    else if ((*out = malloc((size_t)st.st_size + 1)) == NULL)
+        rc = replay_err_set(err, REPLAY_ENOMEM, "read %s: out of memory", name);
+    size_t got = 0;
+    while (rc == 0 && got < (size_t)st.st_size) {
+        ssize_t n = pread(fd, *out + got, (size_t)st.st_size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = replay_err_sys(err, REPLAY_EIO, n < 0 ? errno : EIO, "read %s", name);
+        else
+            got += (size_t)n;
+    }
+    close(fd);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+    } else {
+        (*out)[got] = '\0';
+    }
+    *len = got;
+    return rc;
+}

@@ -4,7 +4,10 @@
  * digests, every tar member safe, the caps, a results.json that is a JSON object,
  * and a summary of that results.json (what the bundle holds). An export
  * (`<collection>_<time>.al_json[.cart]`): the CaRT's digests and a JSON array,
- * its documents counted as they stream. What the loader-worker would refuse,
+ * its documents counted as they stream. A manifest (`replay_manifest_*.json`,
+ * docs/trust.md): parsed as strictly as the loader-worker does, summarized (source,
+ * sequence, files, signing key); its signature is the loader's to check with the
+ * trusted keys (or OpenSSL's command line). What the loader-worker would refuse,
  * verify refuses with the same reason. Exit codes: 0 every file passed, 1 one
  * did not (or cannot be read), 2 bad usage.
  */
@@ -20,6 +23,7 @@
 #include "ctl.h"
 #include "replay/archive.h"
 #include "replay/names.h"
+#include "replay/trust.h"
 
 #define CMD "verify"
 /* results.json is summarized when at most this large (parsed whole with jansson,
@@ -36,7 +40,8 @@ static void verify_usage(FILE *f)
         "  import, without sending anything: the CaRT's length and digests, every tar\n"
         "  member a safe regular file or directory, the size caps, results.json a JSON\n"
         "  object (summarized: submission, alert, files, results, errors) or the export\n"
-        "  a JSON array (its documents counted).\n"
+        "  a JSON array (its documents counted). A manifest (replay_manifest_*.json) is\n"
+        "  parsed as strictly as the loader-worker does and summarized.\n"
         "  --json  one JSON array, an object per FILE\n"
         "\n"
         "Exit codes: 0 every FILE passed; 1 one did not or cannot be read; 2 bad usage.\n");
@@ -142,12 +147,43 @@ static int check_export(int fd, bool carted, const char *base, json_t *row,
     return rc;
 }
 
+static int check_manifest(const char *path, json_t *row, struct replay_err *err)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    struct replay_manifest *m = NULL;
+    json_object_set_new(row, "kind", json_string("manifest"));
+    int rc = replay_trust_read_small(AT_FDCWD, path, REPLAY_MANIFEST_MAX_BYTES, &bytes, &len, err);
+    if (rc == 0)
+        rc = replay_manifest_parse(bytes, len, &m, err);
+    if (rc == 0) {
+        json_object_set_new(row, "source", json_string(m->source));
+        json_object_set_new(row, "sequence", json_integer(m->sequence));
+        json_object_set_new(row, "files", json_integer((json_int_t)m->n_files));
+        json_object_set_new(row, "key", m->key[0] ? json_string(m->key) : json_null());
+    }
+    replay_manifest_free(m);
+    free(bytes);
+    return rc;
+}
+
+/* Sets the row's outcome: "ok", and "error" with the reason when it failed. */
+static json_t *finish_row(json_t *row, int rc, const struct replay_err *err)
+{
+    json_object_set_new(row, "ok", json_boolean(rc == 0));
+    if (rc != 0)
+        json_object_set_new(row, "error", json_string(err->msg));
+    return row;
+}
+
 static json_t *verify_one(const char *path)
 {
     struct replay_err err = {0};
     const char *base = replay_names_basename(path);
     enum replay_names_kind kind = replay_names_classify(base);
     json_t *row = json_pack("{s:s}", "file", path);
+    if (kind == REPLAY_NAMES_MANIFEST)
+        return finish_row(row, check_manifest(path, row, &err), &err);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     int rc = fd >= 0 ? 0 : replay_err_sys(&err, REPLAY_EIO, errno, "cannot open %s", path);
     if (rc == 0 && (kind == REPLAY_NAMES_JSON || kind == REPLAY_NAMES_JSON_CART))
@@ -156,10 +192,7 @@ static json_t *verify_one(const char *path)
         rc = check_bundle(fd, row, &err);
     if (fd >= 0)
         close(fd);
-    json_object_set_new(row, "ok", json_boolean(rc == 0));
-    if (rc != 0)
-        json_object_set_new(row, "error", json_string(err.msg));
-    return row;
+    return finish_row(row, rc, &err);
 }
 
 static void print_row(json_t *row)
@@ -175,6 +208,10 @@ static void print_row(json_t *row)
         printf("  sha256 %s  %lld bytes inside\n", ctl_str(dg, "sha256"), ctl_int(dg, "length"));
     if (json_object_get(row, "documents") != NULL)
         printf("  %lld %s document(s)\n", ctl_int(row, "documents"), ctl_str(row, "collection"));
+    if (json_object_get(row, "sequence") != NULL)
+        printf("  source %s, sequence %lld, %lld file(s), %s%s\n", ctl_str(row, "source"),
+               ctl_int(row, "sequence"), ctl_int(row, "files"),
+               ctl_str(row, "key")[0] ? "signed by " : "not signed", ctl_str(row, "key"));
     if (json_object_get(row, "members") != NULL)
         printf("  %lld member(s), %lld bytes; results.json %lld bytes\n", ctl_int(row, "members"),
                ctl_int(row, "bytes"), ctl_int(row, "results_json_bytes"));

@@ -160,48 +160,6 @@ int lworker_trust_check(struct lworker_job *j, struct replay_err *err)
 
 /* ---- manifests ---- */
 
-/* Reads at most max bytes of the open file dirfd/name (no links, no FIFOs) into
- * a new buffer. REPLAY_ENOTFOUND when it is not there. */
-static int read_small(int dirfd, const char *name, size_t max, char **out, size_t *len,
-                      struct replay_err *err)
-{
-    struct stat st;
-    *out = NULL;
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT || errno == ENAMETOOLONG
-                   ? replay_err_set(err, REPLAY_ENOTFOUND, "%s is not there", name)
-               : errno == ELOOP ? replay_err_set(err, REPLAY_EUNSAFE, "%s is a symbolic link", name)
-                                : replay_err_sys(err, REPLAY_EIO, errno, "open %s", name);
-    int rc = 0;
-    if (fstat(fd, &st) != 0)
-        rc = replay_err_sys(err, REPLAY_EIO, errno, "stat %s", name);
-    else if (!S_ISREG(st.st_mode))
-        rc = replay_err_set(err, REPLAY_EUNSAFE, "%s is not a regular file", name);
-    else if ((uint64_t)st.st_size > max)
-        rc = replay_err_set(err, REPLAY_ETOOBIG, "%s holds %lld bytes, more than %zu", name,
-                            (long long)st.st_size, max);
-    else if ((*out = malloc((size_t)st.st_size + 1)) == NULL)
-        rc = replay_err_set(err, REPLAY_ENOMEM, "read %s: out of memory", name);
-    size_t got = 0;
-    while (rc == 0 && got < (size_t)st.st_size) {
-        ssize_t n = pread(fd, *out + got, (size_t)st.st_size - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            rc = replay_err_sys(err, REPLAY_EIO, n < 0 ? errno : EIO, "read %s", name);
-        else
-            got += (size_t)n;
-    }
-    close(fd);
-    if (rc != 0) {
-        free(*out);
-        *out = NULL;
-    }
-    *len = got;
-    return rc;
-}
-
 /* Sets the reason word and a permanent error for a manifest refused. */
 static int refuse(struct lworker_job *j, const char *word, const char *detail,
                   struct replay_err *err)
@@ -231,7 +189,7 @@ static int check_signature(struct lworker_job *j, const struct replay_manifest *
     lworker_sig_name(j, sig_name, sizeof(sig_name));
     char *sig = NULL;
     size_t sig_len = 0;
-    int rc = read_small(j->dirfd, sig_name, SIG_FILE_MAX, &sig, &sig_len, err);
+    int rc = replay_trust_read_small(j->dirfd, sig_name, SIG_FILE_MAX, &sig, &sig_len, err);
     if (rc == REPLAY_ENOTFOUND) {
         replay_err_clear(err);
         snprintf(detail, sizeof(detail), "its signature %s never arrived", sig_name);
@@ -330,7 +288,7 @@ int lworker_manifest(struct lworker_job *j, struct replay_err *err)
     char *bytes = NULL, sha256[REPLAY_TRUST_SHA256_HEX_LEN], detail[REPLAY_ERR_MSG_LEN];
     size_t len = 0;
     bool verified = false;
-    int rc = read_small(j->dirfd, j->base, REPLAY_MANIFEST_MAX_BYTES, &bytes, &len, err);
+    int rc = replay_trust_read_small(j->dirfd, j->base, REPLAY_MANIFEST_MAX_BYTES, &bytes, &len, err);
     if (rc == REPLAY_ETOOBIG || rc == REPLAY_EUNSAFE) {
         snprintf(detail, sizeof(detail), "%s", err->msg);
         rc = refuse(j, "malformed", detail, err);

@@ -73,6 +73,9 @@ note "bundles before their signed manifest: they wait, then import when it arriv
 cp "$T/bundles/${b[0]}" "$T/bundles/${b[1]}" "$S/"
 make 1 none a "$S/${b[0]}" "$S/${b[1]}"
 m1=$manifest sha1=$sha
+run "$CTL" verify "$m1"
+assert_eq 0 "$rc" "replay-ctl verify of a manifest"
+assert_contains "$out" "source online-1, sequence 1, 2 file(s), signed by SHA256:"
 cp "$m1" "$m1.sig" "$T/"
 deliver "$S/${b[0]}" "$S/${b[1]}"
 wait_for 60 "the bundles wait for their manifest" log_has loader-worker "${b[1]} waits for a manifest"
@@ -156,6 +159,8 @@ bad_manifest() { # SEQ: JSON on stdin
   local line
   line=$("${MAKE[@]}" "$S" online-1 "$1" none --key "$T/keys/a" --raw) || fail "manifest_make.py --raw"
   manifest=${line% *}
+  run "$CTL" verify "$manifest"
+  assert_eq 1 "$rc" "replay-ctl verify of a malformed manifest"
   deliver "$manifest.sig" "$manifest"
   expect_failed "$(basename "$manifest")" malformed
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The four services' loops under valgrind memcheck (issue 14): a short replay of
 # every type, source to target, with the creator's output as the loader's input,
-# each service started, working and stopped with SIGTERM under valgrind. Every
+# signed manifests on both sides (creator.manifest, loader.manifest with
+# require_signature), each service started, working and stopped with SIGTERM under
+# valgrind. Every
 # valgrind log must show 0 errors, definite and indirect leaks counted as errors.
 # (Plain build only: scripts/test leaves it out of the sanitized pass, where the
 # sanitizers do this work and valgrind cannot run.)
@@ -20,22 +22,21 @@ start_alsim --name target --mode upstream
 alsim_seed source submissions=12 alerts=6 files=2 results=2 file_size=4096 badlist=6 safelist=6 \
   signatures=6 workflows=6 submission_state=requested >/dev/null
 mkdir -p "$T/drop"
+"$(bin replay-ctl)" keygen "$T/key" >/dev/null 2>&1 || fail "replay-ctl keygen"
 write_config "$T/replay.yml" <<YML
 creator:
-  client:
-    type: api
-    options: {host: "$ALSIM_SOURCE_URL", user: "$ALSIM_SOURCE_USER", apikey: "$ALSIM_SOURCE_APIKEY"}
+$(source_client_yaml)
   output_filestore: "file://$T/drop"
   working_directory: "$T/creator-work"
+  manifest: {interval: 1, source_name: online-1, signing_key: "$T/key"}
 loader:
-  client:
-    type: api
-    options: {host: "$ALSIM_TARGET_URL", user: "$ALSIM_TARGET_USER", apikey: "$ALSIM_TARGET_APIKEY"}
+$(target_client_yaml)
   input_directory: "$T/drop"
   failed_directory: "$T/failed"
   working_directory: "$T/loader-work"
   settle_time: 1
   scan_interval: 1
+  manifest: {require_signature: true, trusted_keys: ["$T/key.pub"], wait: 600}
 YML
 
 SERVICE_WRAPPER=(valgrind --leak-check=full --show-leak-kinds=definite,indirect
@@ -49,6 +50,9 @@ arrived() {
     check_count target signature '*' 6 && check_count target workflow '*' 6
 }
 wait_for 600 "every item on the target" arrived
+"$(bin replay-ctl)" --config "$T/replay.yml" audit --json >"$T/audit.json" || fail "replay-ctl audit"
+jq -e '.sources["online-1"].manifests > 0 and .unlisted_count == 0 and .failures == {}' \
+  "$T/audit.json" >/dev/null || fail "audit: $(jq -c . "$T/audit.json")"
 services_finish
 [ -z "$(ls -A "$T/failed" 2>/dev/null)" ] || fail "files failed: $(ls "$T/failed")"
 

@@ -591,9 +591,42 @@ static void test_trust_manifest_entry_is_what_the_manifest_lists(void **state)
     replay_manifest_free(m);
 }
 
+static void test_trust_read_small_reads_a_regular_file_whole_and_nothing_else(void **state)
+{
+    struct dir *d = *state;
+    char path[320], link[320], *buf = NULL;
+    size_t len = 0;
+    struct replay_err err = {0};
+    snprintf(path, sizeof(path), "%s/m.json", d->path);
+    snprintf(link, sizeof(link), "%s/m.json.sig", d->path);
+    write_text(path, "{\"a\": 1}", 0644);
+    assert_int_equal(replay_trust_read_small(AT_FDCWD, path, 64, &buf, &len, &err), 0);
+    assert_int_equal(len, 8);
+    assert_string_equal(buf, "{\"a\": 1}");
+    free(buf);
+    assert_int_equal(replay_trust_read_small(AT_FDCWD, path, 7, &buf, &len, &err),
+                     REPLAY_ETOOBIG);
+    assert_null(buf);
+    assert_int_equal(symlink(path, link), 0);
+    replay_err_clear(&err);
+    assert_int_equal(replay_trust_read_small(AT_FDCWD, link, 64, &buf, &len, &err),
+                     REPLAY_EUNSAFE);
+    replay_err_clear(&err);
+    assert_int_equal(replay_trust_read_small(AT_FDCWD, d->path, 64, &buf, &len, &err),
+                     REPLAY_EUNSAFE);
+    replay_err_clear(&err);
+    snprintf(path, sizeof(path), "%s/absent", d->path);
+    assert_int_equal(replay_trust_read_small(AT_FDCWD, path, 64, &buf, &len, &err),
+                     REPLAY_ENOTFOUND);
+    assert_null(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_trust_read_small_reads_a_regular_file_whole_and_nothing_else, make_dir,
+            remove_dir),
         cmocka_unit_test_setup_teardown(
             test_trust_keygen_writes_an_owner_only_private_key_and_its_public_key, make_dir,
             remove_dir),

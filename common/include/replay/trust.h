@@ -87,6 +87,14 @@ REPLAY_MUST_CHECK int replay_trust_verify(const struct replay_trust_key *k, cons
                                           size_t len, const unsigned char *sig, size_t sig_len,
                                           struct replay_err *err);
 
+/* Reads the whole of dirfd/name (dirfd may be AT_FDCWD), a regular file of at most
+ * max bytes opened without following a link or blocking, into *out (caller frees;
+ * a NUL follows the bytes) and *len. REPLAY_ENOTFOUND when it is not there,
+ * REPLAY_EUNSAFE for a link or not a regular file, REPLAY_ETOOBIG past max,
+ * REPLAY_EIO otherwise. For manifests and signatures. */
+REPLAY_MUST_CHECK int replay_trust_read_small(int dirfd, const char *name, size_t max,
+                                              char **out, size_t *len, struct replay_err *err);
+
 /* The lowercase hex sha256 of len bytes of buf into hex (REPLAY_TRUST_SHA256_HEX_LEN). */
 void replay_trust_sha256_hex(const void *buf, size_t len, char *hex);
 
