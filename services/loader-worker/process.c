@@ -378,6 +378,7 @@ static int handle(struct lworker_run *r, struct replay_queue_item *item)
         finished = fail_file(&j, err.msg);
     } else if (o == O_GONE) {
         replay_info("%s is not there (loaded after another message?): acknowledged", j.path);
+        lworker_trust_forget(&j);
     } else if (o == O_BUSY) {
         replay_info("%s is being loaded by another worker: acknowledged", j.path);
     } else if (o == O_BAD) {

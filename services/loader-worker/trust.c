@@ -326,6 +326,15 @@ static int settle_manifest(struct lworker_job *j, struct replay_err *err)
     return rc != 0 ? rc : replay_queue_audit_wake(j->r->audit, err);
 }
 
+void lworker_trust_forget(struct lworker_job *j)
+{
+    struct replay_err err = {0};
+    if (j->r->slot->trust->on && replay_queue_audit_unwait(j->r->audit, j->path, &err) != 0 &&
+        err.code != REPLAY_ECANCELED)
+        replay_warn("Cannot forget the wait of %s (it is looked at again later): %s", j->path,
+                    err.msg);
+}
+
 int lworker_trust_settle(struct lworker_job *j, bool loaded, struct replay_err *err)
 {
     if (!j->r->slot->trust->on)

@@ -100,6 +100,8 @@ REPLAY_MUST_CHECK int lworker_manifest(struct lworker_job *j, struct replay_err 
  * the Redis or file system error (try again). */
 REPLAY_MUST_CHECK int lworker_trust_settle(struct lworker_job *j, bool loaded,
                                            struct replay_err *err);
+/* The file is gone: if it waited, it waits no more (best effort; logged). */
+void lworker_trust_forget(struct lworker_job *j);
 
 /* Checks and imports the bundle open on j->fd. 0, or the code with the reason. */
 REPLAY_MUST_CHECK int lworker_bundle(struct lworker_job *j, struct replay_err *err);

@@ -154,6 +154,13 @@ cp "$T/$(basename "$manifest")" "$T/$(basename "$manifest").sig" "$T/in/"
 expect_failed "$(basename "$manifest")" replayed
 unset SOURCE
 
+note "a waiting file removed by hand: its wait ends"
+cp "$T/bundles/${b[8]}" "$T/in/gone_${b[8]}"
+wait_for 60 "the file waits" log_has loader-worker "gone_${b[8]} waits for a manifest"
+rm "$T/in/gone_${b[8]}"
+not_waiting() { [ "$(redis-cli -p "$REDIS_PORT" zcard replay_audit:waiting)" = 0 ]; }
+wait_for 60 "no file waits any more" not_waiting
+
 note "malformed manifests: refused with the reason, the services keep running"
 bad_manifest() { # SEQ: JSON on stdin
   local line
