@@ -31,7 +31,8 @@ make_bundles() {
 }
 
 # loader_config [YAML lines for the loader section...]: $T/replay.yml for the
-# target al-sim and the test's Redis, short settle and scan times. The directories
+# target al-sim and the test's Redis, short settle and scan times ($LOADER_SETTLE,
+# default 1 s: 0 for a test that only renames complete files in). The directories
 # are $LOADER_IN, $LOADER_FAILED, $LOADER_WORK (default $T/in, $T/failed, $T/work).
 loader_config() {
   local in=${LOADER_IN:-$T/in} failed=${LOADER_FAILED:-$T/failed} work=${LOADER_WORK:-$T/work}
@@ -43,7 +44,7 @@ loader_config() {
       "$ALSIM_TARGET_URL" "$ALSIM_TARGET_USER" "$ALSIM_TARGET_APIKEY"
     printf '  input_directory: "%s"\n  failed_directory: "%s"\n  working_directory: "%s"\n' \
       "$in" "$failed" "$work"
-    printf '  settle_time: 1\n  scan_interval: 1\n  input_threads: 2\n'
+    printf '  settle_time: %s\n  scan_interval: 1\n  input_threads: 2\n' "${LOADER_SETTLE:-1}"
     local line
     for line in "$@"; do printf '  %s\n' "$line"; done
     printf 'redis: {url: "%s", persistent_url: "%s"}\n' "$REDIS_URL" "$REDIS_URL"

@@ -42,6 +42,10 @@ make() {
 }
 # deliver FILE...: moves the files into the input directory, as a transfer would.
 deliver() { local f; for f in "$@"; do mv "$f" "$T/in/"; done; }
+# put FILE [NAME]: copies a file in under its name (or NAME), complete at once
+# (renamed from a dot-file: the loader settles nothing here, LOADER_SETTLE=0).
+put() { cp "$1" "$T/in/.put.part" && mv "$T/in/.put.part" "$T/in/${2:-$(basename "$1")}"; }
+export LOADER_SETTLE=0
 failed_reason() { jq -r .reason "$T/failed/$1.error.json"; }
 # expect_failed NAME WORD: NAME ends in the failed directory, its reason WORD: ...
 expect_failed() {
@@ -101,7 +105,8 @@ assert_eq 0 "$(imports_ok "$(sid_of "${b[2]}")")" "imports of the tampered bundl
 assert_eq 0 "$(imports_ok "$(sid_of "${b[3]}")")" "imports of the unsigned bundle"
 
 note "a replayed manifest, a broken chain, bad and unknown signatures, an unsigned manifest"
-cp "$T/$(basename "$m1")" "$T/$(basename "$m1").sig" "$T/in/"
+put "$T/$(basename "$m1").sig"
+put "$T/$(basename "$m1")"
 expect_failed "$(basename "$m1")" replayed
 test -f "$T/failed/$(basename "$m1").sig" || fail "the replayed manifest's .sig stayed behind"
 cp "$T/bundles/${b[4]}" "$S/"
@@ -146,16 +151,18 @@ done41() { [ "$(redis-cli -p "$REDIS_PORT" hget replay_audit:online-2:manifests 
 wait_for 30 "manifest 41 of online-2 done" done41
 # As if the worker had died between the record and the removal of the file.
 redis-cli -p "$REDIS_PORT" hdel replay_audit:online-2:manifests done:41 >/dev/null
-cp "$T/$(basename "$manifest")" "$T/$(basename "$manifest").sig" "$T/in/"
+put "$T/$(basename "$manifest").sig"
+put "$T/$(basename "$manifest")"
 wait_for 60 "the recorded manifest finished again" bash -c \
   "[ \$(grep -c 'Recorded $T/in/$(basename "$manifest")' '$T/loader-worker.log') = 2 ]"
 [ ! -e "$T/failed/$(basename "$manifest")" ] || fail "a manifest recorded before a crash failed"
-cp "$T/$(basename "$manifest")" "$T/$(basename "$manifest").sig" "$T/in/"
+put "$T/$(basename "$manifest").sig"
+put "$T/$(basename "$manifest")"
 expect_failed "$(basename "$manifest")" replayed
 unset SOURCE
 
 note "a waiting file removed by hand: its wait ends"
-cp "$T/bundles/${b[8]}" "$T/in/gone_${b[8]}"
+put "$T/bundles/${b[8]}" "gone_${b[8]}"
 wait_for 60 "the file waits" log_has loader-worker "gone_${b[8]} waits for a manifest"
 rm "$T/in/gone_${b[8]}"
 not_waiting() { [ "$(redis-cli -p "$REDIS_PORT" zcard replay_audit:waiting)" = 0 ]; }
@@ -181,7 +188,7 @@ import json, sys
 e = json.loads(sys.argv[1]); h = json.loads('{' + sys.argv[2] + '}')
 h.update(sequence=23, files=[dict(e, name='submission_%d.al_bundle' % i) for i in range(10001)])
 print(json.dumps(h))" "$good_entry" "$head_json" | bad_manifest 23
-printf 'not json at all' >"$T/in/replay_manifest_x_24.json"
+printf 'not json at all' >"$T/not-json" && put "$T/not-json" replay_manifest_x_24.json
 expect_failed replay_manifest_x_24.json malformed
 svc_alive loader || fail "the loader died"
 svc_alive loader-worker || fail "the loader-worker died"
@@ -244,11 +251,19 @@ note "without require_signature: bundles import as before, the audit counts the 
 loader_config "manifest: {audit: true, grace: 4, wait: 6}"
 start_svc loader
 start_svc loader-worker
-cp "$T/bundles/${b[7]}" "$T/in/"
+put "$T/bundles/${b[7]}"
 wait_for 90 "an unlisted bundle imports" imported "${b[7]}"
 audit_json >"$T/audit3.json"
 jq -e --arg n "${b[7]}" '.unlisted | map(.name) | index($n) != null' "$T/audit3.json" >/dev/null ||
   fail "audit: ${b[7]} not among the unlisted: $(jq -c .unlisted "$T/audit3.json")"
+SOURCE=online-3 make 1 none a "$T/bundles/${b[7]}"
+deliver "$manifest.sig" "$manifest"
+wait_for 60 "a signed manifest recorded without a key to check it" log_has loader-worker \
+  "sequence 1 of online-3, 1 file(s), signature not checked"
+audit_json >"$T/audit4.json"
+jq -e --arg n "${b[7]}" '(.sources["online-3"] | .manifests == 1 and .unverified == 1) and
+  (.unlisted | map(.name) | index($n) == null)' "$T/audit4.json" >/dev/null ||
+  fail "audit: a manifest listing an arrived file: $(jq -c . "$T/audit4.json")"
 stop_svc loader
 stop_svc loader-worker
 
@@ -258,7 +273,7 @@ start_svc loader
 start_svc loader-worker
 make 9 none a "$T/bundles/${b[8]}"
 deliver "$manifest.sig" "$manifest"
-cp "$T/bundles/${b[8]}" "$T/in/"
+put "$T/bundles/${b[8]}"
 wait_for 90 "the bundle imports" imported "${b[8]}"
 test -f "$T/in/$(basename "$manifest")" || fail "the manifest was taken while manifests are off"
 loader_finish
