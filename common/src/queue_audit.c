@@ -324,3 +324,35 @@ int replay_queue_audit_warn_once(struct replay_queue *q, const char *what, bool 
     freeReplyObject(r);
     return rc;
 }
+
+int replay_queue_audit_forget(struct replay_queue *q, long long cutoff, long long *forgotten,
+                              struct replay_err *err)
+{
+    KEY(arrived, NULL, "arrived");
+    KEY(promised, NULL, "promised");
+    KEY(names, NULL, "names");
+    KEY(unlisted, NULL, "unlisted");
+    char cursor[32] = "0", when[24], count[24];
+    int rc = 0;
+    *forgotten = 0;
+    format_ll(when, sizeof(when), cutoff);
+    format_ll(count, sizeof(count), REPLAY_QUEUE_AUDIT_BATCH);
+    do {
+        struct replay__q_cmd cmd;
+        redisReply *r = NULL;
+        replay__q_cmd_init(&cmd, "forget arrived files", REPLAY__QS_AUDIT_FORGET);
+        const char *args[] = {"4", arrived, promised, names, unlisted, cursor, when, count};
+        for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++)
+            replay__q_arg(&cmd, args[i]);
+        rc = replay__q_exec_shape(q, &cmd, "[si]", &r, err);
+        if (rc == 0 && (r->element[0]->len == 0 || r->element[0]->len >= sizeof(cursor) ||
+                        strspn(r->element[0]->str, "0123456789") != r->element[0]->len))
+            rc = replay__q_unexpected(q, "forget arrived files", r, err);
+        if (rc == 0) {
+            snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+            *forgotten += r->element[1]->integer;
+        }
+        freeReplyObject(r);
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
+    return rc;
+}

@@ -5,8 +5,10 @@
  * their sequence, the files promised and not arrived after the grace period, and
  * failures by reason; then the files still within their grace period, the files
  * that arrived and no manifest lists, and failures whose source is not known.
- * --json prints the report itself. Exit codes: 0 read (whatever it says), 1 Redis
- * failure, 2 bad usage or configuration.
+ * --json prints the report itself. --forget-arrived DAYS lets the audit forget the
+ * files that arrived more than DAYS ago (its memory grows with every file
+ * otherwise). Exit codes: 0 read (whatever it says), 1 Redis failure, 2 bad usage
+ * or configuration.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -24,6 +26,7 @@
 struct audit_args {
     bool json;
     long long grace_s; /* -1: the configuration's */
+    long long forget_days; /* -1: read, do not forget */
     long timeout_s;
 };
 
@@ -31,6 +34,7 @@ static void audit_usage(FILE *f)
 {
     fprintf(f,
         "usage: replay-ctl audit [--json] [--grace S] [--timeout S]\n"
+        "       replay-ctl audit --forget-arrived DAYS [--timeout S]\n"
         "\n"
         "  Per source of manifests (loader.manifest on the target side): manifests\n"
         "  seen, gaps in their sequence (a manifest that never arrived), files promised\n"
@@ -41,8 +45,12 @@ static void audit_usage(FILE *f)
         "  --grace S    how long after its manifest a file counts as missing (default:\n"
         "               loader.manifest.grace)\n"
         "  --timeout S  give up when Redis does not answer for S seconds (default 10)\n"
+        "  --forget-arrived DAYS\n"
+        "               forget the files that arrived more than DAYS days ago (the\n"
+        "               audit keeps about 500 bytes per file otherwise); manifests\n"
+        "               stay recorded, so a manifest sent again is still a replay\n"
         "\n"
-        "Exit codes: 0 read; 1 Redis failure; 2 bad usage or configuration.\n");
+        "Exit codes: 0 read (or forgotten); 1 Redis failure; 2 bad usage or configuration.\n");
 }
 
 static int parse_args(int argc, char **argv, struct audit_args *a)
@@ -50,11 +58,12 @@ static int parse_args(int argc, char **argv, struct audit_args *a)
     static const struct option longs[] = {
         {"json", no_argument, NULL, 'j'},          {"grace", required_argument, NULL, 'g'},
         {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"forget-arrived", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0},
     };
     int c;
     char *end = NULL;
     a->grace_s = -1;
+    a->forget_days = -1;
     a->timeout_s = 10;
     optind = 1;
     opterr = 0;
@@ -71,10 +80,18 @@ static int parse_args(int argc, char **argv, struct audit_args *a)
             if (*end != '\0' || a->timeout_s < 1 || a->timeout_s > 86400)
                 return 2;
             break;
+        case 'f':
+            a->forget_days = strtoll(optarg, &end, 10);
+            if (*end != '\0' || optarg[0] == '\0' || a->forget_days < 0 ||
+                a->forget_days > 36600)
+                return 2;
+            break;
         case 'h': return 1;
         default: return 2;
         }
     }
+    if (a->forget_days >= 0 && (a->json || a->grace_s >= 0))
+        return 2;
     return optind == argc ? 0 : 2;
 }
 
@@ -186,6 +203,17 @@ static void print_report(json_t *r, const char *where)
 
 /* ---- the command ---- */
 
+static int forget(struct replay_queue *q, long long days, struct replay_err *err)
+{
+    char buf[32];
+    long long forgotten = 0, cutoff = (long long)time(NULL) - days * 86400;
+    int rc = replay_queue_audit_forget(q, cutoff, &forgotten, err);
+    if (rc == 0)
+        printf("forgot %lld file(s) that arrived before %s\n", forgotten,
+               when(cutoff, buf, sizeof(buf)));
+    return rc;
+}
+
 int ctl_audit(int argc, char **argv, const struct ctl_globals *g)
 {
     struct audit_args a = {0};
@@ -203,12 +231,16 @@ int ctl_audit(int argc, char **argv, const struct ctl_globals *g)
     long long grace = a.grace_s >= 0 ? a.grace_s : cfg->loader.manifest.grace;
     replay_redact_url(cfg->redis.persistent_url, where, sizeof(where));
     int rc = ctl_open_redis(cfg->redis.persistent_url, "audit", a.timeout_s, &q, &err);
-    if (rc == 0)
+    if (rc == 0 && a.forget_days >= 0)
+        rc = forget(q, a.forget_days, &err);
+    else if (rc == 0)
         rc = replay_queue_audit_report(q, (long long)time(NULL), grace, &text, &err);
     replay_queue_close(q);
     replay_config_free(cfg);
     if (rc != 0)
         return ctl_fail(CMD, ctl_fail_code(rc), "%s", err.msg);
+    if (a.forget_days >= 0)
+        return 0;
     json_t *report = json_loads(text, 0, NULL);
     free(text);
     if (report == NULL)

@@ -244,6 +244,21 @@ assert_eq 1 "$(log_count loader 'submission_lost.al_bundle, listed by manifest 4
   "warnings of the lost bundle"
 assert_eq 1 "$(log_count loader 'Manifest 3 of source online-1 never arrived')" \
   "warnings of the lost manifest"
+
+note "replay-ctl audit --forget-arrived: arrivals forgotten, manifests and missing files kept"
+run "$CTL" --config "$T/replay.yml" audit --forget-arrived 0
+assert_eq 0 "$rc" "exit code of --forget-arrived"
+assert_contains "$out" "forgot "
+sha0=$(sha256sum "$T/bundles/${b[0]}" | cut -c1-64)
+assert_eq 0 "$(redis-cli -p "$REDIS_PORT" hexists replay_audit:promised "${b[0]}/$sha0")" "promise forgotten"
+assert_eq 0 "$(redis-cli -p "$REDIS_PORT" hexists replay_audit:arrived "${b[0]}/$sha0")" "arrival forgotten"
+audit_json >"$T/audit5.json"
+jq -e '.sources["online-1"] | .manifests == 4 and .gaps == [3, 5, 6, 7] and (.missing | length) == 2' \
+  "$T/audit5.json" >/dev/null || fail "audit after forgetting: $(jq -c '.sources["online-1"]' "$T/audit5.json")"
+for bad in -1 x 36601; do
+  run "$CTL" --config "$T/replay.yml" audit --forget-arrived "$bad"
+  assert_eq 2 "$rc" "exit code of --forget-arrived $bad"
+done
 stop_svc loader
 stop_svc loader-worker
 

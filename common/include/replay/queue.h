@@ -486,6 +486,13 @@ void replay_queue_audit_paths_free(char **paths, size_t n);
 REPLAY_MUST_CHECK int replay_queue_audit_report(struct replay_queue *q, long long now,
                                                 long long grace, char **json,
                                                 struct replay_err *err);
+/* Forgets the files that arrived before `cutoff` (epoch s): their promise and
+ * arrival (queue_audit_forget.lua), a thousand per step so Redis stays
+ * responsive. *forgotten gets how many. Manifests' records stay, so a manifest
+ * sent again is still a replay; a forgotten file sent again is one no manifest
+ * lists. */
+REPLAY_MUST_CHECK int replay_queue_audit_forget(struct replay_queue *q, long long cutoff,
+                                                long long *forgotten, struct replay_err *err);
 /* Adds `what` ("gap <source> <seq>", "missing <name>/<sha256>") to the warned set;
  * *first is true when it was not there (warn now). */
 REPLAY_MUST_CHECK int replay_queue_audit_warn_once(struct replay_queue *q, const char *what,
