@@ -159,17 +159,40 @@ static int serialise_meta(const json_t *obj, const char *what, char **out, size_
 /* Decrypts `len` bytes of part 2 or 4 in place (fresh keystream) and checks they
  * are a JSON object. Returns a malloc'd NUL-terminated copy of the text in *text
  * ("{}" when len is 0) and the parsed object in *obj (if obj is not NULL). */
-static int decrypt_meta(const uint8_t *key, size_t key_len, uint8_t *buf, size_t len,
-                        char **text, json_t **obj)
+/* Why decrypted metadata is not a JSON object, in words that quote none of it. */
+static const char *meta_problem(const json_t *v, const json_error_t *jerr)
 {
+    if (v != NULL)
+        return "not a JSON object";
+    switch (json_error_code(jerr)) {
+    case json_error_invalid_utf8:
+        return "not valid UTF-8";
+    case json_error_stack_overflow:
+        return "nested too deep";
+    case json_error_out_of_memory:
+        return "out of memory";
+    default:
+        return "not JSON";
+    }
+}
+
+/* Decrypts metadata in place and checks it is a JSON object: its text into *text
+ * (and the object into *obj when not NULL). REPLAY_EFORMAT with the reason in
+ * *why (static) when it is not. */
+static int decrypt_meta(const uint8_t *key, size_t key_len, uint8_t *buf, size_t len,
+                        char **text, json_t **obj, const char **why)
+{
+    json_error_t jerr;
     *text = NULL;
+    *why = NULL;
     if (obj != NULL)
         *obj = NULL;
     struct replay__rc4 rc4;
     replay__rc4_init(&rc4, key, key_len);
     replay__rc4_xor(&rc4, buf, buf, len);
-    json_t *v = len == 0 ? json_object() : json_loadb((const char *)buf, len, 0, NULL);
+    json_t *v = len == 0 ? json_object() : json_loadb((const char *)buf, len, 0, &jerr);
     if (v == NULL || !json_is_object(v)) {
+        *why = meta_problem(v, &jerr);
         json_decref(v);
         return REPLAY_EFORMAT;
     }
@@ -573,11 +596,14 @@ static int dec_key(struct replay_cart_dec *d, const struct replay_cart_dec_opts 
     return 0;
 }
 
-static int bad_key(const struct replay_cart_dec *d, const char *what, struct replay_err *err)
+/* `why` (may be NULL): what the decrypted bytes are, for metadata. */
+static int bad_key(const struct replay_cart_dec *d, const char *what, const char *why,
+                   struct replay_err *err)
 {
-    return replay_err_set(err, REPLAY_EBADKEY, "%s does not decrypt with this key%s", what,
+    return replay_err_set(err, REPLAY_EBADKEY, "%s does not decrypt with this key%s%s%s", what,
                           d->key_unknown ? " (the file was packed with a custom key: give it)"
-                                         : " (wrong key or corrupt file)");
+                                         : " (wrong key or corrupt file)",
+                          why != NULL ? ": it decrypts to what is " : "", why != NULL ? why : "");
 }
 
 static int dec_headers(struct replay_cart_dec *d, const struct replay_cart_dec_opts *o,
@@ -605,11 +631,13 @@ static int dec_headers(struct replay_cart_dec *d, const struct replay_cart_dec_o
         rc = replay_err_set(err, REPLAY_EFORMAT, "truncated CaRT: %zu of the %" PRIu64
                             " optional header bytes", got, hdr.opt_header_len);
     if (rc == 0) {
-        rc = decrypt_meta(d->key, d->key_len, buf, hdr.opt_header_len, &d->header_json, NULL);
+        const char *why = NULL;
+        rc = decrypt_meta(d->key, d->key_len, buf, hdr.opt_header_len, &d->header_json, NULL,
+                          &why);
         if (rc == REPLAY_ENOMEM)
             rc = replay_err_set(err, rc, "CaRT decoder: out of memory");
         else if (rc != 0)
-            rc = bad_key(d, "optional header", err);
+            rc = bad_key(d, "optional header", why, err);
     }
     free(buf);
     d->have_header = hdr.opt_header_len > 0;
@@ -681,7 +709,7 @@ static int dec_check_zlib_header(struct replay_cart_dec *d, struct replay_err *e
     if ((cmf & 0x0f) == 8 && (cmf >> 4) <= 7 && (cmf * 256 + flg) % 31 == 0 && !(flg & 0x20))
         return 0;
     if (!d->have_header)
-        return bad_key(d, "compressed data", err);
+        return bad_key(d, "compressed data", NULL, err);
     return replay_err_set(err, REPLAY_EFORMAT, "corrupt CaRT: the data does not start with a "
                           "zlib header");
 }
@@ -715,7 +743,7 @@ static int inflate_error(struct replay_cart_dec *d, int ir, struct replay_err *e
     uint64_t at = d->raw_start + d->raw_len - d->inf->avail_in;
     if ((ir == ISAL_INVALID_WRAPPER || ir == ISAL_UNSUPPORTED_METHOD || ir == ISAL_NEED_DICT) &&
         d->out_len == 0 && !d->have_header)
-        return bad_key(d, "compressed data", err);
+        return bad_key(d, "compressed data", NULL, err);
     const char *why = ir == ISAL_INCORRECT_CHECKSUM ? "Adler-32 checksum mismatch"
                       : ir == ISAL_INVALID_LOOKBACK ? "distance too far back"
                       : ir == ISAL_INVALID_SYMBOL   ? "invalid code"
@@ -838,12 +866,13 @@ static int check_tail(struct replay_cart_dec *d, uint64_t end, uint8_t *tail, si
         return replay_err_set(err, REPLAY_EFORMAT, "corrupt CaRT: trailer gives a footer of %"
                               PRIu64 " bytes, the file has %zu", t.footer_len, footer_len);
     json_t *footer = NULL;
-    rc = decrypt_meta(d->key, d->key_len, tail, footer_len, &d->footer_json, &footer);
+    const char *why = NULL;
+    rc = decrypt_meta(d->key, d->key_len, tail, footer_len, &d->footer_json, &footer, &why);
     if (rc == REPLAY_ENOMEM)
         return replay_err_set(err, rc, "CaRT decoder: out of memory");
     if (rc != 0)
         return replay_err_set(err, REPLAY_EFORMAT, "corrupt CaRT: the optional footer is not a "
-                              "JSON object");
+                              "JSON object (%s)", why);
     rc = replay__digest_final(d->digest, &d->sums, err);
     d->sums.cart_size = end + len;
     if (rc == 0)
@@ -1238,11 +1267,12 @@ static int info_meta(int fd, const struct replay_cart_dec *d, uint64_t off, uint
         return replay_err_set(err, REPLAY_ENOMEM, "out of memory");
     int rc = pread_full(fd, buf, len, off, what, err);
     if (rc == 0) {
-        rc = decrypt_meta(d->key, d->key_len, buf, len, text, NULL);
+        const char *why = NULL;
+        rc = decrypt_meta(d->key, d->key_len, buf, len, text, NULL, &why);
         if (rc == REPLAY_ENOMEM)
             rc = replay_err_set(err, rc, "out of memory");
         else if (rc != 0)
-            rc = bad_key(d, what, err);
+            rc = bad_key(d, what, why, err);
     }
     free(buf);
     return rc;

@@ -79,7 +79,6 @@ static int on_settled(void *ctx, struct replay_fswatch_file *f, struct replay_er
     if (f->mark > 0 && !r->requeue_all)
         replay_warn("Queueing again %s: queued %lld s ago and still there (its message was lost?)",
                     f->path, (long long)(now - f->mark));
-    replay_info("Queueing file: %s", f->path);
     int code = replay_queue_push_file(r->q, f->path, err);
     if (code == REPLAY_EFORMAT || code == REPLAY_ETOOBIG) {
         replay_warn("Not queueing %s: %s", f->path, err->msg);
@@ -87,8 +86,10 @@ static int on_settled(void *ctx, struct replay_fswatch_file *f, struct replay_er
         f->mark = MARK_REFUSED;
         return 0;
     }
-    if (code == 0)
+    if (code == 0) {
+        replay_info("Queueing file: %s", f->path); /* (upstream's line, once it is queued) */
         f->mark = now > 0 ? now : 1;
+    }
     return code;
 }
 

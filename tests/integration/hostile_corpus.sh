@@ -181,6 +181,8 @@ while IFS=$'\t' read -r name kind in exp detail; do
       mismatch "$name" "no \"Not queueing\" line in the loader's log after 60 s"
     fi
     [ -e "$IN/$entry" ] || [ -L "$IN/$entry" ] || mismatch "$name" "the entry was removed"
+    ! log_has loader "Queueing file: $IN/$(as_logged "$entry")" ||
+      mismatch "$name" "the loader says it queued a file it did not queue"
     ;;
   failed) expect_failed "$name" "$entry" "$detail" ;;
   *) fail "unknown outcome $exp for $name" ;;
