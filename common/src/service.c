@@ -184,3 +184,23 @@ int replay_service_check_directories(const struct replay_service_dir *dirs, size
     }
     return 0;
 }
+
+int replay_service_consume(struct replay_queue_consumer *c, unsigned wait_ms,
+                           const struct replay_cancel *cancel, replay_service_item_fn handle,
+                           void *ctx, const char *what)
+{
+    int code = 0;
+    while (code == 0 && !replay_cancel_requested(cancel)) {
+        struct replay_queue_item *item = NULL;
+        struct replay_err err = {0};
+        code = replay_queue_pop(c, wait_ms, &item, &err);
+        if (code == 0 && item != NULL) {
+            code = handle(ctx, item);
+            replay_queue_item_free(item);
+            replay_progress();
+        } else if (code != 0 && code != REPLAY_ECANCELED) {
+            replay_error("Cannot take the next %s from the queue: %s", what, err.msg);
+        }
+    }
+    return code;
+}

@@ -183,8 +183,9 @@ static int settle(struct brun *r, struct replay_queue_item *item, int code,
     return code;
 }
 
-static int handle(struct brun *r, struct replay_queue_item *item)
+static int handle(void *ctx, struct replay_queue_item *item)
 {
+    struct brun *r = ctx;
     struct job j = {.r = r, .id = replay_queue_item_id(item)};
     struct replay_err err = {0};
     int code = replay_names_bundle(r->slot->type, j.id, j.name, sizeof(j.name), &err);
@@ -195,20 +196,7 @@ static int handle(struct brun *r, struct replay_queue_item *item)
 
 static int bundles_loop(struct brun *r)
 {
-    int code = 0;
-    while (code == 0 && !replay_cancel_requested(r->cancel)) {
-        struct replay_queue_item *item = NULL;
-        struct replay_err err = {0};
-        code = replay_queue_pop(r->consumer, POP_WAIT_MS, &item, &err);
-        if (code == 0 && item != NULL) {
-            code = handle(r, item);
-            replay_queue_item_free(item);
-            replay_progress();
-        } else if (code != 0 && code != REPLAY_ECANCELED) {
-            replay_error("Cannot take the next %s from the queue: %s", r->index, err.msg);
-        }
-    }
-    return code;
+    return replay_service_consume(r->consumer, POP_WAIT_MS, r->cancel, handle, r, r->index);
 }
 
 static int open_all(struct brun *r, struct replay_err *err)

@@ -390,23 +390,16 @@ static int handle(struct lworker_run *r, struct replay_queue_item *item)
     return settle(r, item, o, err.msg);
 }
 
+static int handle_item(void *ctx, struct replay_queue_item *item)
+{
+    struct lworker_run *r = ctx;
+    r->touched_ms = replay_now_ms();
+    return handle(r, item);
+}
+
 static int process_loop(struct lworker_run *r)
 {
-    int code = 0;
-    while (code == 0 && !replay_cancel_requested(r->cancel)) {
-        struct replay_queue_item *item = NULL;
-        struct replay_err err = {0};
-        code = replay_queue_pop(r->consumer, POP_WAIT_MS, &item, &err);
-        if (code == 0 && item != NULL) {
-            r->touched_ms = replay_now_ms();
-            code = handle(r, item);
-            replay_queue_item_free(item);
-            replay_progress();
-        } else if (code != 0 && code != REPLAY_ECANCELED) {
-            replay_error("Cannot take the next file from the queue: %s", err.msg);
-        }
-    }
-    return code;
+    return replay_service_consume(r->consumer, POP_WAIT_MS, r->cancel, handle_item, r, "file");
 }
 
 static int open_all(struct lworker_run *r, struct replay_err *err)

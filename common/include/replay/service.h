@@ -90,6 +90,18 @@ REPLAY_MUST_CHECK int replay_service_redis(const struct replay_config *cfg, bool
                                            const char *role, const struct replay_cancel *cancel,
                                            struct replay_queue **out, struct replay_err *err);
 
+/* Handles one item popped from a consumer (settles it: ack, reject or keep);
+ * 0 to go on, else the loop ends with that code. */
+typedef int (*replay_service_item_fn)(void *ctx, struct replay_queue_item *item);
+/* The loop of a consumer thread: pops an item (waiting up to wait_ms), hands it
+ * to handle and frees it, until handle fails, the queue fails or cancel is
+ * requested; reports progress after each item. A pop failure other than a cancel
+ * is logged ("Cannot take the next <what> from the queue: ...") and returned. */
+REPLAY_MUST_CHECK int replay_service_consume(struct replay_queue_consumer *c, unsigned wait_ms,
+                                             const struct replay_cancel *cancel,
+                                             replay_service_item_fn handle, void *ctx,
+                                             const char *what);
+
 /* Reads the environment variable `name` as a whole number in [min, max]; unset
  * or empty gives `dflt`. REPLAY_ECONFIG names the variable and the bounds. */
 REPLAY_MUST_CHECK int replay_service_env_uint(const char *name, unsigned dflt, unsigned min,
