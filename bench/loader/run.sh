@@ -9,19 +9,23 @@
 #     fresh al-sim target by replay-loader + replay-loader-worker with 1, 2 and 4
 #     worker threads: files per second from the start of the services until the
 #     input directory is empty, and the CPU seconds of the worker and of al-sim.
+#  3. The same with signed manifests (loader.manifest, require_signature): the
+#     bundles listed by signed manifests (manifest_make.py, 10,000 files each)
+#     that are in the input directory first, with LOADER_BENCH_MANIFEST_THREADS.
 # Each scan figure is the best of REPEAT runs, because the machine is shared.
 #
 #   bench/loader/run.sh RESULTS_FILE    (REPLAY_BUILD_DIR: a Release build with
 #                                        -DREPLAY_BUILD_BENCH=ON and the tests,
 #                                        for al-sim)
 # Sizes: LOADER_BENCH_FILES (100000), LOADER_BENCH_BUNDLES (10000),
-# LOADER_BENCH_THREADS ("1 2 4"), REPEAT (3).
+# LOADER_BENCH_THREADS ("1 2 4"), LOADER_BENCH_MANIFEST_THREADS ("2"), REPEAT (3).
 set -euo pipefail
 results=${1:?usage: run.sh RESULTS_FILE}
 : "${REPLAY_BUILD_DIR:?set REPLAY_BUILD_DIR to a Release build with -DREPLAY_BUILD_BENCH=ON}"
 FILES=${LOADER_BENCH_FILES:-100000}
 BUNDLES=${LOADER_BENCH_BUNDLES:-10000}
 THREADS=${LOADER_BENCH_THREADS:-1 2 4}
+MANIFEST_THREADS=${LOADER_BENCH_MANIFEST_THREADS:-2}
 REPEAT=${REPEAT:-3}
 drv=$REPLAY_BUILD_DIR/bench/loader/bench_scan
 [ -x "$drv" ] || { echo "missing $drv (build with -DREPLAY_BUILD_BENCH=ON)" >&2; exit 1; }
@@ -87,14 +91,17 @@ say "replay-loader peak RSS (VmHWM)        ${loader_rss} KiB"
 make_bundles "$BUNDLES"
 say ""
 say "== loader + worker: $BUNDLES small bundles ($(du -sk "$T/bundles" | cut -f1) KiB) into a fresh al-sim target"
-for t in $THREADS; do
-  start_alsim --name "target$t" --mode upstream
+# throughput THREADS LABEL [loader.manifest YAML]: one timed import of every bundle.
+throughput() {
+  local t=$1 label=$2 manifest=${3:-}
+  start_alsim --name "target$t$label" --mode upstream
   ALSIM_TARGET_URL=$ALSIM_URL ALSIM_TARGET_USER=$ALSIM_USER ALSIM_TARGET_APIKEY=$ALSIM_APIKEY
   rm -rf "$T/in" "$T/work" "$T/failed" "$T/loader.log" "$T/loader-worker.log"
   mkdir -p "$T/in"
+  [ -z "$manifest" ] || cp "$T/manifests"/* "$T/in/"
   cp "$T/bundles"/* "$T/in/"
   redis-cli -p "$REDIS_PORT" flushall >/dev/null
-  loader_config "settle_time: 0" "input_threads: $t"
+  loader_config "settle_time: 0" "input_threads: $t" ${manifest:+"$manifest"}
   t0=$(date +%s%N)
   start_svc loader
   start_svc loader-worker
@@ -105,8 +112,28 @@ for t in $THREADS; do
   stop_svc loader
   stop_svc loader-worker
   failed=$(ls "$T/failed" 2>/dev/null | wc -l)
-  say "$t thread(s): $(awk -v n="$BUNDLES" -v ms="$ms" 'BEGIN {printf "%.0f", n * 1000 / ms}') files/s (${ms} ms; worker CPU ${wcpu} s, al-sim CPU ${scpu} s; ${failed} failed)"
-  stop_alsim "target$t"
+  say "$t thread(s)$label: $(awk -v n="$BUNDLES" -v ms="$ms" 'BEGIN {printf "%.0f", n * 1000 / ms}') files/s (${ms} ms; worker CPU ${wcpu} s, al-sim CPU ${scpu} s; ${failed} failed)"
+  stop_alsim "target$t$label"
+}
+for t in $THREADS; do
+  throughput "$t" ""
+done
+
+# ---- 3. with signed manifests ----
+mkdir -p "$T/manifests" "$T/keys"
+openssl genpkey -algorithm ed25519 -out "$T/keys/k" 2>/dev/null && chmod 600 "$T/keys/k"
+openssl pkey -in "$T/keys/k" -pubout -out "$T/keys/k.pub" 2>/dev/null
+prev=none seq=0
+mapfile -t all < <(ls "$T/bundles"/*)
+for ((i = 0; i < ${#all[@]}; i += 10000)); do
+  seq=$((seq + 1))
+  line=$(python3 "$here/../../tests/integration/manifest_make.py" "$T/manifests" bench "$seq" "$prev" \
+    --key "$T/keys/k" "${all[@]:i:10000}")
+  prev=${line##* }
+done
+for t in $MANIFEST_THREADS; do
+  throughput "$t" " with signed manifests" \
+    "manifest: {require_signature: true, trusted_keys: [\"$T/keys/k.pub\"]}"
 done
 printf '%s\n' "# bench/loader/run.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ), build $(basename "$REPLAY_BUILD_DIR")" \
   "${out[@]}" >"$results"

@@ -175,12 +175,14 @@ int replay_queue_audit_lookup(struct replay_queue *q, const char *name, const ch
 }
 
 int replay_queue_audit_arrived(struct replay_queue *q, const char *name, const char *sha256,
-                               long long now, struct replay_err *err)
+                               const char *path, long long now, struct replay_err *err)
 {
     KEY(promised, NULL, "promised");
     KEY(pending, NULL, "pending");
     KEY(arrived, NULL, "arrived");
     KEY(unlisted, NULL, "unlisted");
+    KEY(waiting, NULL, "waiting");
+    KEY(waiting_since, NULL, "waiting_since");
     char field[REPLAY__Q_KEY_MAX], when[24];
     int rc = file_field(name, sha256, field, sizeof(field), err);
     if (rc != 0)
@@ -188,7 +190,8 @@ int replay_queue_audit_arrived(struct replay_queue *q, const char *name, const c
     format_ll(when, sizeof(when), now);
     struct replay__q_cmd cmd;
     replay__q_cmd_init(&cmd, "record an arrival", REPLAY__QS_AUDIT_ARRIVE);
-    const char *args[] = {"4", promised, pending, arrived, unlisted, field, when};
+    const char *args[] = {"6",   promised, pending, arrived, unlisted, waiting, waiting_since,
+                          field, when,     path};
     for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++)
         replay__q_arg(&cmd, args[i]);
     return replay__q_exec_int(q, &cmd, NULL, err);

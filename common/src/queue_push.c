@@ -1,12 +1,13 @@
 /* queue_push: producers. A message is validated and encoded as Python's json.dumps
- * (queue_parse.c), then RPUSHed at the tail of its queue. */
+ * (queue_parse.c), then RPUSHed at the tail of its queue (or LPUSHed at its head,
+ * to be taken next). */
 #include <stdlib.h>
 
 #include "queue_int.h"
 #include "replay/lifecycle.h"
 
-static int q_rpush(struct replay_queue *q, enum replay_queue_type t, char *msg, size_t len,
-                   struct replay_err *err)
+static int q_push(struct replay_queue *q, enum replay_queue_type t, char *msg, size_t len,
+                  bool head, struct replay_err *err)
 {
     int rc = 0;
     if (len > q->opt.max_message)
@@ -15,8 +16,8 @@ static int q_rpush(struct replay_queue *q, enum replay_queue_type t, char *msg, 
                             q->opt.max_message);
     if (rc == 0) {
         struct replay__q_cmd c;
-        replay__q_cmd_init(&c, "RPUSH", -1);
-        replay__q_arg(&c, "RPUSH");
+        replay__q_cmd_init(&c, head ? "LPUSH" : "RPUSH", -1);
+        replay__q_arg(&c, head ? "LPUSH" : "RPUSH");
         replay__q_arg(&c, replay_queue_key(t));
         replay__q_argn(&c, msg, len);
         rc = replay__q_exec_int(q, &c, NULL, err);
@@ -25,6 +26,12 @@ static int q_rpush(struct replay_queue *q, enum replay_queue_type t, char *msg, 
     if (rc == 0)
         replay_progress();
     return rc;
+}
+
+static int q_rpush(struct replay_queue *q, enum replay_queue_type t, char *msg, size_t len,
+                   struct replay_err *err)
+{
+    return q_push(q, t, msg, len, false, err);
 }
 
 /* 0 when there is a connection to push to. */
@@ -63,11 +70,22 @@ int replay_queue_push_submission(struct replay_queue *q, const char *sid, const 
     return rc < 0 ? rc : q_rpush(q, REPLAY_QUEUE_SUBMISSION, msg, n, err);
 }
 
-int replay_queue_push_file(struct replay_queue *q, const char *path, struct replay_err *err)
+static int push_file(struct replay_queue *q, const char *path, bool head, struct replay_err *err)
 {
     char *msg = NULL;
     size_t n = 0;
     int rc = have(q, err);
     rc = rc < 0 ? rc : replay_queue_encode_file(path, &msg, &n, err);
-    return rc < 0 ? rc : q_rpush(q, REPLAY_QUEUE_FILE, msg, n, err);
+    return rc < 0 ? rc : q_push(q, REPLAY_QUEUE_FILE, msg, n, head, err);
+}
+
+int replay_queue_push_file(struct replay_queue *q, const char *path, struct replay_err *err)
+{
+    return push_file(q, path, false, err);
+}
+
+int replay_queue_push_file_first(struct replay_queue *q, const char *path,
+                                 struct replay_err *err)
+{
+    return push_file(q, path, true, err);
 }

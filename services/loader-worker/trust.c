@@ -345,7 +345,7 @@ int lworker_trust_settle(struct lworker_job *j, bool loaded, struct replay_err *
     if (!loaded)
         rc = replay_queue_audit_failure(j->r->audit, j->reason_word ? j->reason_word : "refused",
                                         j->source, err);
-    if (rc == 0 && j->hashed)
-        rc = replay_queue_audit_arrived(j->r->audit, j->base, j->sha256, now_s(), err);
+    if (rc == 0 && j->hashed) /* (its wait ends with it) */
+        return replay_queue_audit_arrived(j->r->audit, j->base, j->sha256, j->path, now_s(), err);
     return rc != 0 ? rc : replay_queue_audit_unwait(j->r->audit, j->path, err);
 }

@@ -79,7 +79,9 @@ static int on_settled(void *ctx, struct replay_fswatch_file *f, struct replay_er
     if (f->mark > 0 && !r->requeue_all)
         replay_warn("Queueing again %s: queued %lld s ago and still there (its message was lost?)",
                     f->path, (long long)(now - f->mark));
-    int code = replay_queue_push_file(r->q, f->path, err);
+    /* A manifest goes to the head of the queue: the files it lists wait for it. */
+    int code = f->kind == REPLAY_NAMES_MANIFEST ? replay_queue_push_file_first(r->q, f->path, err)
+                                                : replay_queue_push_file(r->q, f->path, err);
     if (code == REPLAY_EFORMAT || code == REPLAY_ETOOBIG) {
         replay_warn("Not queueing %s: %s", f->path, err->msg);
         replay_err_clear(err);

@@ -279,6 +279,20 @@ audit_json >"$T/audit4.json"
 jq -e --arg n "${b[7]}" '(.sources["online-3"] | .manifests == 1 and .unverified == 1) and
   (.unlisted | map(.name) | index($n) == null)' "$T/audit4.json" >/dev/null ||
   fail "audit: a manifest listing an arrived file: $(jq -c . "$T/audit4.json")"
+sha3=$sha
+
+note "a manifest is queued ahead of the files already waiting in the queue"
+stop_svc loader-worker
+put "$T/bundles/${b[7]}" "again_${b[7]}"
+queued() { [ "$(redis-cli -p "$REDIS_PORT" llen replay_file)" = "$1" ]; }
+wait_for 30 "the bundle queued" queued 1
+SOURCE=online-3 make 2 "$sha3" a
+deliver "$manifest.sig" "$manifest"
+wait_for 30 "the manifest queued" queued 2
+assert_eq "$T/in/$(basename "$manifest")" "$(redis-cli -p "$REDIS_PORT" lindex replay_file 0 | jq -r .)" \
+  "the head of the file queue"
+start_svc loader-worker
+wait_for 60 "the input directory is empty" dir_empty "$T/in"
 stop_svc loader
 stop_svc loader-worker
 

@@ -221,6 +221,10 @@ REPLAY_MUST_CHECK int replay_queue_push_submission(struct replay_queue *q, const
                                                    struct replay_err *err);
 REPLAY_MUST_CHECK int replay_queue_push_file(struct replay_queue *q, const char *path,
                                              struct replay_err *err);
+/* The same at the head of replay_file (LPUSH): taken next. For manifests, which
+ * the files they list wait for. */
+REPLAY_MUST_CHECK int replay_queue_push_file_first(struct replay_queue *q, const char *path,
+                                                   struct replay_err *err);
 
 /* ---- consuming ---- */
 
@@ -446,10 +450,11 @@ REPLAY_MUST_CHECK int replay_queue_audit_lookup(struct replay_queue *q, const ch
                                                 const char *sha256,
                                                 struct replay_queue_audit_promise *out,
                                                 struct replay_err *err);
-/* Records that the file arrived (the rules of queue_audit_arrive.lua). */
+/* Records that the file (its base name, the sha256 of its bytes, its path) arrived
+ * and was decided: no longer pending, nor waiting (queue_audit_arrive.lua). */
 REPLAY_MUST_CHECK int replay_queue_audit_arrived(struct replay_queue *q, const char *name,
-                                                 const char *sha256, long long now,
-                                                 struct replay_err *err);
+                                                 const char *sha256, const char *path,
+                                                 long long now, struct replay_err *err);
 /* Counts a failure by its reason (one word) and source ("" when not known). */
 REPLAY_MUST_CHECK int replay_queue_audit_failure(struct replay_queue *q, const char *reason,
                                                  const char *source, struct replay_err *err);
