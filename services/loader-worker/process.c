@@ -347,6 +347,20 @@ static int settle(struct lworker_run *r, struct replay_queue_item *item, enum ou
     return code;
 }
 
+/* A file's arrival is recorded before it goes (a crash in between imports it
+ * again, harmless); a manifest is marked done only once it is gone (its bytes
+ * seen again after that are a replay). False on shutdown. */
+static bool finish_loaded(struct lworker_job *j)
+{
+    bool manifest = j->kind == REPLAY_NAMES_MANIFEST;
+    bool finished = (manifest || until_done(j, "Recording the arrival of", settle_loaded)) &&
+                    until_done(j, "Removing the loaded file", remove_input) &&
+                    (!manifest || until_done(j, "Recording", settle_loaded));
+    if (finished)
+        replay_info("%s %s", manifest ? "Recorded" : "Loaded", j->path);
+    return finished;
+}
+
 static int handle(struct lworker_run *r, struct replay_queue_item *item)
 {
     struct lworker_job j = {.r = r, .path = replay_queue_item_id(item), .dirfd = -1, .fd = -1,
@@ -362,15 +376,7 @@ static int handle(struct lworker_run *r, struct replay_queue_item *item)
     }
     bool finished = true;
     if (o == O_LOADED) {
-        /* A file's arrival is recorded before it goes (a crash in between imports
-         * it again, harmless); a manifest is marked done only once it is gone (its
-         * bytes seen again after that are a replay). */
-        bool manifest = j.kind == REPLAY_NAMES_MANIFEST;
-        finished = (manifest || until_done(&j, "Recording the arrival of", settle_loaded)) &&
-                   until_done(&j, "Removing the loaded file", remove_input) &&
-                   (!manifest || until_done(&j, "Recording", settle_loaded));
-        if (finished)
-            replay_info("%s %s", manifest ? "Recorded" : "Loaded", j.path);
+        finished = finish_loaded(&j);
     } else if (o == O_WAIT) {
         replay_info("%s waits for %s (it stays; looked at again later)", j.path,
                     j.kind == REPLAY_NAMES_MANIFEST ? "its signature" : "a manifest that lists it");
