@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "replay/isotime.h"
 #include "replay/queue.h"
 #include "replay/redact.h"
 
@@ -97,12 +98,14 @@ static int parse_args(int argc, char **argv, struct audit_args *a)
 
 /* ---- printing ---- */
 
+/* Assemblyline's form of an epoch time, "-" for none. */
 static const char *when(long long epoch, char *buf, size_t size)
 {
-    time_t t = (time_t)epoch;
-    struct tm tm;
-    if (epoch <= 0 || gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    struct replay_isotime t = {.sec = epoch, .nsec = 0};
+    if (epoch <= 0)
         snprintf(buf, size, "-");
+    else
+        replay_isotime_format(&t, buf, size);
     return buf;
 }
 
@@ -126,7 +129,7 @@ static void print_files(json_t *files, const char *when_key, long long total)
 {
     size_t i;
     json_t *f;
-    char buf[32];
+    char buf[REPLAY_ISOTIME_LEN];
     json_array_foreach(files, i, f) {
         long long seq = ctl_int(f, "sequence");
         printf("    %s  sha256 %.16s...  ", ctl_str(f, "name"), ctl_str(f, "sha256"));
@@ -159,7 +162,7 @@ static void print_gaps(json_t *s)
 
 static void print_source(const char *name, json_t *s)
 {
-    char buf[32];
+    char buf[REPLAY_ISOTIME_LEN];
     json_t *missing = json_object_get(s, "missing");
     printf("source %s: %lld manifest(s)", name, ctl_int(s, "manifests"));
     if (ctl_int(s, "manifests") > 0)
@@ -205,7 +208,7 @@ static void print_report(json_t *r, const char *where)
 
 static int forget(struct replay_queue *q, long long days, struct replay_err *err)
 {
-    char buf[32];
+    char buf[REPLAY_ISOTIME_LEN];
     long long forgotten = 0, cutoff = (long long)time(NULL) - days * 86400;
     int rc = replay_queue_audit_forget(q, cutoff, &forgotten, err);
     if (rc == 0)
