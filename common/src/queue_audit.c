@@ -248,9 +248,22 @@ int replay_queue_audit_unwait(struct replay_queue *q, const char *path, struct r
 {
     KEY(waiting, NULL, "waiting");
     KEY(waiting_since, NULL, "waiting_since");
-    int rc = run(q, "end a wait", "i", err, "ZREM", waiting, path, (const char *)NULL);
-    return rc != 0 ? rc
-                   : run(q, "end a wait", "i", err, "HDEL", waiting_since, path, (const char *)NULL);
+    struct replay__q_cmd cmds[2];
+    redisReply *r[2] = {NULL, NULL};
+    replay__q_cmd_init(&cmds[0], "end a wait", -1);
+    replay__q_arg(&cmds[0], "ZREM");
+    replay__q_arg(&cmds[0], waiting);
+    replay__q_arg(&cmds[0], path);
+    replay__q_cmd_init(&cmds[1], "end a wait", -1);
+    replay__q_arg(&cmds[1], "HDEL");
+    replay__q_arg(&cmds[1], waiting_since);
+    replay__q_arg(&cmds[1], path);
+    int rc = replay__q_exec_n(q, cmds, 2, REPLAY__Q_WAIT, r, err);
+    for (int i = 0; rc == 0 && i < 2; i++)
+        rc = replay__q_expect(q, "end a wait", r[i], "i", err);
+    freeReplyObject(r[0]);
+    freeReplyObject(r[1]);
+    return rc;
 }
 
 int replay_queue_audit_wake(struct replay_queue *q, struct replay_err *err)

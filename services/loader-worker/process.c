@@ -182,7 +182,8 @@ static int dispatch(struct lworker_job *j, struct replay_err *err)
 static enum outcome attempt(struct lworker_job *j, struct replay_err *err)
 {
     char dir[PATH_MAX];
-    j->waiting = j->hashed = false;
+    j->waiting = false;
+    j->sha256[0] = '\0';
     j->reason_word = NULL;
     j->source[0] = '\0';
     enum outcome o = locate(j, dir, err);

@@ -118,7 +118,8 @@ static int hash_file(struct lworker_job *j, uint64_t *size, struct replay_err *e
     int rc = replay_trust_sha256_fd(j->fd, j->sha256, size, err);
     if (rc == 0 && lseek(j->fd, 0, SEEK_SET) != 0)
         rc = replay_err_sys(err, REPLAY_EIO, errno, "rewind %s", j->path);
-    j->hashed = rc == 0;
+    if (rc != 0)
+        j->sha256[0] = '\0';
     return rc;
 }
 
@@ -345,7 +346,7 @@ int lworker_trust_settle(struct lworker_job *j, bool loaded, struct replay_err *
     if (!loaded)
         rc = replay_queue_audit_failure(j->r->audit, j->reason_word ? j->reason_word : "refused",
                                         j->source, err);
-    if (rc == 0 && j->hashed) /* (its wait ends with it) */
+    if (rc == 0 && j->sha256[0] != '\0') /* (its wait ends with it) */
         return replay_queue_audit_arrived(j->r->audit, j->base, j->sha256, j->path, now_s(), err);
     return rc != 0 ? rc : replay_queue_audit_unwait(j->r->audit, j->path, err);
 }

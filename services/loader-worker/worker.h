@@ -70,8 +70,7 @@ struct lworker_job {
     size_t docs_sources_changed; /* documents whose user sources went as external */
     /* manifests (trust.c) */
     bool waiting;            /* the file waits for its manifest (a manifest, its .sig) */
-    bool hashed;             /* sha256 holds the file's */
-    char sha256[REPLAY_TRUST_SHA256_HEX_LEN];
+    char sha256[REPLAY_TRUST_SHA256_HEX_LEN]; /* the file's, once hashed; else "" */
     const char *reason_word; /* the failure's reason in the audit; NULL: "refused" */
     char source[REPLAY_QUEUE_MANIFEST_SOURCE_MAX + 1]; /* who listed or wrote it, or "" */
     long long sequence;      /* a manifest recorded: its sequence, else -1 */
