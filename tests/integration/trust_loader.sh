@@ -188,6 +188,7 @@ import json, sys
 e = json.loads(sys.argv[1]); h = json.loads('{' + sys.argv[2] + '}')
 h.update(sequence=23, files=[dict(e, name='submission_%d.al_bundle' % i) for i in range(10001)])
 print(json.dumps(h))" "$good_entry" "$head_json" | bad_manifest 23
+echo "{${head_json/\"online-1\"/\"a b\"}, \"sequence\": 25, \"files\": [$good_entry]}" | bad_manifest 25
 printf 'not json at all' >"$T/not-json" && put "$T/not-json" replay_manifest_x_24.json
 expect_failed replay_manifest_x_24.json malformed
 svc_alive loader || fail "the loader died"
@@ -217,7 +218,7 @@ jq -e '.sources["online-1"].failures | .replayed == 1 and ."broken-chain" == 1 a
   ."bad-signature" == 3 and ."unknown-key" == 1 and .unsigned == 1 and .tampered == 1' \
   "$T/audit.json" >/dev/null || fail "audit: failures by reason: $(jq -c '.sources["online-1"].failures' "$T/audit.json")"
 # Malformed manifests name no source one can trust; unsigned bundles none at all.
-jq -e '.failures == {"unsigned": 2, "malformed": 5}' "$T/audit.json" >/dev/null ||
+jq -e '.failures == {"unsigned": 2, "malformed": 6}' "$T/audit.json" >/dev/null ||
   fail "audit: failures without a source: $(jq -c .failures "$T/audit.json")"
 "$CTL" --config "$T/replay.yml" audit >"$T/audit.txt" || fail "replay-ctl audit failed"
 assert_file_contains "$T/audit.txt" "source online-1: 3 manifest(s), sequence 1 to 4"
@@ -255,9 +256,11 @@ assert_eq 0 "$(redis-cli -p "$REDIS_PORT" hexists replay_audit:arrived "${b[0]}/
 audit_json >"$T/audit5.json"
 jq -e '.sources["online-1"] | .manifests == 4 and .gaps == [3, 5, 6, 7] and (.missing | length) == 2' \
   "$T/audit5.json" >/dev/null || fail "audit after forgetting: $(jq -c '.sources["online-1"]' "$T/audit5.json")"
-for bad in -1 x 36601; do
-  run "$CTL" --config "$T/replay.yml" audit --forget-arrived "$bad"
-  assert_eq 2 "$rc" "exit code of --forget-arrived $bad"
+for bad in "--forget-arrived -1" "--forget-arrived x" "--forget-arrived 36601" "--grace -1" \
+  "--timeout 0" "--json --forget-arrived 1" "extra"; do
+  # shellcheck disable=SC2086
+  run "$CTL" --config "$T/replay.yml" audit $bad
+  assert_eq 2 "$rc" "exit code of replay-ctl audit $bad"
 done
 stop_svc loader
 stop_svc loader-worker
@@ -280,6 +283,14 @@ jq -e --arg n "${b[7]}" '(.sources["online-3"] | .manifests == 1 and .unverified
   (.unlisted | map(.name) | index($n) == null)' "$T/audit4.json" >/dev/null ||
   fail "audit: a manifest listing an arrived file: $(jq -c . "$T/audit4.json")"
 sha3=$sha
+
+note "an audit entry in Redis that Replay never writes: the file fails with the reason"
+sha7=$(sha256sum "$T/bundles/${b[7]}" | cut -c1-64)
+redis-cli -p "$REDIS_PORT" hset replay_audit:promised "corrupt_${b[7]}/$sha7" garbage >/dev/null
+put "$T/bundles/${b[7]}" "corrupt_${b[7]}"
+wait_for 90 "the file in the failed directory" test -f "$T/failed/corrupt_${b[7]}.error.json"
+assert_contains "$(failed_reason "corrupt_${b[7]}")" "holds what Replay never writes"
+svc_alive loader-worker || fail "the loader-worker died"
 
 note "a manifest is queued ahead of the files already waiting in the queue"
 stop_svc loader-worker
