@@ -77,8 +77,7 @@ static int parse_args(int argc, char **argv, struct audit_args *a)
                 return 2;
             break;
         case 't':
-            a->timeout_s = strtol(optarg, &end, 10);
-            if (*end != '\0' || a->timeout_s < 1 || a->timeout_s > 86400)
+            if (ctl_seconds_arg(optarg, &a->timeout_s) != 0)
                 return 2;
             break;
         case 'f':

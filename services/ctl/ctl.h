@@ -47,6 +47,8 @@ void ctl_print_json(const json_t *o);
 /* The string or integer at `key` of object `o`; "" / -1 when missing. */
 const char *ctl_str(const json_t *o, const char *key);
 long long ctl_int(const json_t *o, const char *key);
+/* A number of seconds from 1 to 86400 (a --timeout, a --stale): 0, or 2 (bad usage). */
+int ctl_seconds_arg(const char *text, long *out);
 /* Loads the configuration; on failure prints why and returns 2 (*cfg NULL). */
 int ctl_load_config(const char *cmd, const struct ctl_globals *g, struct replay_config **cfg);
 

@@ -41,6 +41,13 @@ long long ctl_int(const json_t *o, const char *key)
     return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
 }
 
+int ctl_seconds_arg(const char *text, long *out)
+{
+    char *end = NULL;
+    *out = strtol(text, &end, 10);
+    return *end == '\0' && *out >= 1 && *out <= 86400 ? 0 : 2;
+}
+
 int ctl_load_config(const char *cmd, const struct ctl_globals *g, struct replay_config **cfg)
 {
     struct replay_err err = {0};

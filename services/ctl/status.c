@@ -71,13 +71,6 @@ static int add_heartbeat(struct status_args *a, char *spec)
     return 0;
 }
 
-static int seconds_arg(const char *text, long *out)
-{
-    char *end = NULL;
-    *out = strtol(text, &end, 10);
-    return *end == '\0' && *out >= 1 && *out <= 86400 ? 0 : 2;
-}
-
 static int parse_args(int argc, char **argv, struct status_args *a)
 {
     static const struct option longs[] = {
@@ -97,8 +90,8 @@ static int parse_args(int argc, char **argv, struct status_args *a)
         case 'F': a->no_failed = true; break;
         case 'H': a->no_heartbeat = true; break;
         case 'b': rc = add_heartbeat(a, optarg); break;
-        case 's': rc = seconds_arg(optarg, &a->stale_s); break;
-        case 't': rc = seconds_arg(optarg, &a->timeout_s); break;
+        case 's': rc = ctl_seconds_arg(optarg, &a->stale_s); break;
+        case 't': rc = ctl_seconds_arg(optarg, &a->timeout_s); break;
         case 'h': return 1;
         default: return 2;
         }
